@@ -1,0 +1,182 @@
+import { z } from "zod";
+import { ipVersionOf, parseCidr } from "./cidr";
+import {
+  DNS1123_SUBDOMAIN,
+  INTERFACE_NAME,
+  labelKeyProblem,
+  labelValueProblem,
+  POLICY_NAME,
+  portNameProblem,
+  resourceNameProblem,
+} from "./names";
+import { egressRuleSchema, ingressRuleSchema, netSchema, selectorSchema } from "./rule";
+import { checkedString, exactEnum, sortKeys, strictObject } from "./zodkit";
+
+export const resourceNameSchema = checkedString((v) => resourceNameProblem(v, DNS1123_SUBDOMAIN));
+export const policyNameSchema = checkedString((v) => resourceNameProblem(v, POLICY_NAME));
+
+export const labelsSchema = z
+  .record(z.string(), z.string())
+  .superRefine((labels, ctx) => {
+    for (const [key, value] of Object.entries(labels)) {
+      const keyProblem = labelKeyProblem(key);
+      if (keyProblem)
+        ctx.addIssue({
+          code: "custom",
+          path: [key],
+          message: `label key ${JSON.stringify(key)}: ${keyProblem}`,
+        });
+      const valueProblem = labelValueProblem(value);
+      if (valueProblem)
+        ctx.addIssue({ code: "custom", path: [key], message: `${JSON.stringify(value)} ${valueProblem}` });
+    }
+  })
+  .transform(sortKeys);
+
+export const interfaceNameSchema = checkedString((name) => {
+  if (name === "*") return undefined;
+  if (INTERFACE_NAME.test(name)) return undefined;
+  if (name.includes("*")) return 'uses a wildcard: only "*" alone (all interfaces) is allowed';
+  return name.length > 15
+    ? `is ${name.length} characters long: Linux interface names have at most 15`
+    : "is not an interface name: use letters, digits, '_', '.' and '-'";
+});
+
+export const ipAddressSchema = checkedString((ip) => {
+  if (ipVersionOf(ip) !== undefined) return undefined;
+  const cidr = parseCidr(ip);
+  return cidr.ok
+    ? `is a CIDR: expectedIPs takes addresses, did you mean ${JSON.stringify(ip.split("/")[0])}?`
+    : "is not an IP address";
+});
+
+export const HOST_PORT_PROTOCOLS = ["TCP", "UDP", "SCTP"] as const;
+
+export const hostEndpointSpecSchema = strictObject({
+  node: resourceNameSchema,
+  interfaceName: interfaceNameSchema.optional(),
+  expectedIPs: z.array(ipAddressSchema).optional(),
+  profiles: z.array(resourceNameSchema).optional(),
+  ports: z
+    .array(
+      strictObject({
+        name: checkedString(portNameProblem),
+        port: z.number().int().min(1).max(65535),
+        protocol: exactEnum(HOST_PORT_PROTOCOLS, "a host endpoint port protocol"),
+      }),
+    )
+    .optional(),
+}).superRefine((spec, ctx) => {
+  if (!spec.interfaceName && !spec.expectedIPs?.length) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["interfaceName"],
+      message:
+        "is required when expectedIPs is empty: at least one of interfaceName or expectedIPs must be specified",
+    });
+  }
+});
+export type HostEndpointSpec = z.output<typeof hostEndpointSpecSchema>;
+
+export const POLICY_TYPES = ["Ingress", "Egress"] as const;
+
+export const globalNetworkPolicySpecSchema = strictObject({
+  tier: resourceNameSchema.optional(),
+  order: z.number().finite().optional(),
+  selector: selectorSchema("selector").optional(),
+  types: z.array(exactEnum(POLICY_TYPES, "a policy type")).min(1).max(2).optional(),
+  ingress: z.array(ingressRuleSchema).optional(),
+  egress: z.array(egressRuleSchema).optional(),
+  doNotTrack: z.boolean().optional(),
+  preDNAT: z.boolean().optional(),
+  applyOnForward: z.boolean().optional(),
+  namespaceSelector: selectorSchema("selector").optional(),
+  serviceAccountSelector: selectorSchema("selector").optional(),
+  performanceHints: z.array(exactEnum(["AssumeNeededOnEveryNode"], "a performance hint")).optional(),
+}).superRefine((spec, ctx) => {
+  if (spec.types && new Set(spec.types).size !== spec.types.length) {
+    ctx.addIssue({ code: "custom", path: ["types"], message: "must not repeat a type" });
+  }
+  if (spec.doNotTrack && spec.preDNAT) {
+    ctx.addIssue({ code: "custom", path: ["preDNAT"], message: "cannot be true together with doNotTrack" });
+  }
+  if (spec.preDNAT && (spec.egress?.length || spec.types?.includes("Egress"))) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["egress"],
+      message: "preDNAT policies cannot have egress rules or the Egress type",
+    });
+  }
+  if ((spec.doNotTrack || spec.preDNAT) && !spec.applyOnForward) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["applyOnForward"],
+      message: `must be true when ${spec.doNotTrack ? "doNotTrack" : "preDNAT"} is true`,
+    });
+  }
+});
+export type GlobalNetworkPolicySpec = z.output<typeof globalNetworkPolicySpecSchema>;
+
+/** GlobalNetworkSet nets may be bare IPs or unmasked CIDRs (unlike policy nets). */
+export const networkSetNetSchema = checkedString((net) => {
+  if (ipVersionOf(net) !== undefined) return undefined;
+  const parsed = parseCidr(net);
+  return parsed.ok ? undefined : "is not an IP address or CIDR";
+});
+
+export const globalNetworkSetSpecSchema = strictObject({
+  nets: z.array(networkSetNetSchema).optional(),
+});
+export type GlobalNetworkSetSpec = z.output<typeof globalNetworkSetSpecSchema>;
+
+export const protoPortSchema = strictObject({
+  /** `TCP`, `UDP` or `SCTP`. */
+  protocol: exactEnum(HOST_PORT_PROTOCOLS, "a failsafe protocol").default("TCP"),
+  /** Port number, 0..65535. */
+  port: z.number().int().min(0).max(65535),
+  /** Only traffic from (inbound) or to (outbound) this CIDR. */
+  net: netSchema.optional(),
+});
+export type ProtoPort = z.output<typeof protoPortSchema>;
+
+export const felixConfigurationSpecSchema = strictObject({
+  xdpEnabled: z.boolean().optional(),
+  xdpRefreshInterval: checkedString((v) =>
+    /^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$/.test(v) ? undefined : 'is not a duration: write e.g. "90s" or "1m30s"',
+  ).optional(),
+  genericXDPEnabled: z.boolean().optional(),
+  bpfEnabled: z.boolean().optional(),
+  failsafeInboundHostPorts: z.array(protoPortSchema).optional(),
+  failsafeOutboundHostPorts: z.array(protoPortSchema).optional(),
+});
+export type FelixConfigurationSpec = z.output<typeof felixConfigurationSpecSchema>;
+
+/** Calico's FelixConfiguration defaults. */
+export const DEFAULT_FAILSAFE_INBOUND: readonly ProtoPort[] = [
+  { protocol: "TCP", port: 22 },
+  { protocol: "UDP", port: 68 },
+  { protocol: "TCP", port: 179 },
+  { protocol: "TCP", port: 2379 },
+  { protocol: "TCP", port: 2380 },
+  { protocol: "TCP", port: 5473 },
+  { protocol: "TCP", port: 6443 },
+  { protocol: "TCP", port: 6666 },
+  { protocol: "TCP", port: 6667 },
+];
+export const DEFAULT_FAILSAFE_OUTBOUND: readonly ProtoPort[] = [
+  { protocol: "UDP", port: 53 },
+  { protocol: "UDP", port: 67 },
+  { protocol: "TCP", port: 179 },
+  { protocol: "TCP", port: 2379 },
+  { protocol: "TCP", port: 2380 },
+  { protocol: "TCP", port: 5473 },
+  { protocol: "TCP", port: 6443 },
+  { protocol: "TCP", port: 6666 },
+  { protocol: "TCP", port: 6667 },
+];
+
+export const API_VERSIONS = ["projectcalico.org/v3", "crd.projectcalico.org/v1"] as const;
+export type ApiVersion = (typeof API_VERSIONS)[number];
+export const apiVersionSchema = exactEnum(API_VERSIONS, "a Calico API version").default(
+  "projectcalico.org/v3",
+);
