@@ -1,6 +1,9 @@
+import { resolve } from "node:path";
 import { defineConfig } from "vitest/config";
 
 export default defineConfig({
+  // Examples import the package by name, as users do; in tests that name is the TypeScript source.
+  resolve: { alias: { "pulumi-calico-xdp": resolve(__dirname, "sdk/index.ts") } },
   test: {
     include: ["test/**/*.test.ts"],
     // Kernel tests share network namespaces and bpffs; run files one at a time.

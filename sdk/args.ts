@@ -5,8 +5,15 @@ import type { CalicoObject } from "./calico/render";
 import { API_VERSIONS, type ApiVersion, apiVersionSchema } from "./calico/resources";
 import { parseOrThrow, ValidationError } from "./calico/zodkit";
 
-/** Each field of a component's args may be a plain value or a Pulumi `Input` of it. */
-export type Inputs<T> = { readonly [K in keyof T]: pulumi.Input<T[K]> };
+/** A value where any part (a field, an array item, a whole object) may be a Pulumi `Input`. */
+export type DeepInput<T> = T extends string | number | boolean | undefined | null
+  ? pulumi.Input<T>
+  : T extends readonly (infer U)[]
+    ? pulumi.Input<readonly DeepInput<U>[]>
+    : pulumi.Input<{ readonly [K in keyof T]: DeepInput<T[K]> }>;
+
+/** Component args: every field, and anything inside it, may be a plain value or a Pulumi `Input`. */
+export type Inputs<T> = { readonly [K in keyof T]: DeepInput<T[K]> };
 
 function containsUnresolved(value: unknown): boolean {
   if (pulumi.Output.isInstance(value) || value instanceof Promise) return true;
@@ -16,7 +23,7 @@ function containsUnresolved(value: unknown): boolean {
 }
 
 /**
- * Validates component args. Plain values are checked now, so a bad value throws from the constructor
+ * Validates component args, before the component registers (so a failure leaves nothing behind). Plain values are checked now, so a bad value throws from the constructor
  * (and `pulumi preview` fails before anything is sent); values that are Outputs are checked when they
  * resolve and fail the deployment with the same messages.
  */
@@ -24,13 +31,13 @@ export function validateArgs<S extends z.ZodType>(
   schema: S,
   args: unknown,
   subject: string,
-  resource: pulumi.Resource,
+  parent: pulumi.Resource | undefined,
 ): pulumi.Output<z.output<S>> {
   if (!containsUnresolved(args)) {
     try {
       return pulumi.output(parseOrThrow(schema, args, subject)) as pulumi.Output<z.output<S>>;
     } catch (error) {
-      if (error instanceof ValidationError) throw new pulumi.ResourceError(error.message, resource);
+      if (error instanceof ValidationError) throw new pulumi.ResourceError(error.message, parent);
       throw error;
     }
   }
@@ -40,14 +47,18 @@ export function validateArgs<S extends z.ZodType>(
 }
 
 /** The Calico API version, which must be plain: the Kubernetes type token is built from it. */
-export function plainApiVersion(value: unknown, subject: string, resource: pulumi.Resource): ApiVersion {
+export function plainApiVersion(
+  value: unknown,
+  subject: string,
+  parent: pulumi.Resource | undefined,
+): ApiVersion {
   if (value === undefined || typeof value === "string") {
     const result = apiVersionSchema.safeParse(value);
     if (result.success) return result.data;
   }
   throw new pulumi.ResourceError(
     `${subject}: apiVersion ${JSON.stringify(value)} must be a plain string, one of ${API_VERSIONS.join(", ")}`,
-    resource,
+    parent,
   );
 }
 

@@ -52,10 +52,10 @@ export class FelixConfiguration extends pulumi.ComponentResource {
   readonly rendered: pulumi.Output<CalicoObject>;
 
   constructor(name: string, args: FelixConfigurationArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("calico-xdp:index:FelixConfiguration", name, {}, opts);
     const subject = `FelixConfiguration "${name}"`;
-    const apiVersion = plainApiVersion(args.apiVersion, subject, this);
-    const valid = validateArgs(felixConfigurationArgsSchema, { ...args, apiVersion }, subject, this);
+    const apiVersion = plainApiVersion(args.apiVersion, subject, opts?.parent);
+    const valid = validateArgs(felixConfigurationArgsSchema, { ...args, apiVersion }, subject, opts?.parent);
+    super("calico-xdp:index:FelixConfiguration", name, {}, opts);
     this.rendered = valid.apply(renderFelixConfigurationArgs);
     this.resourceName = this.rendered.metadata.name;
     new k8s.apiextensions.CustomResourcePatch(

@@ -48,10 +48,10 @@ export class GlobalNetworkSet extends pulumi.ComponentResource {
   readonly rendered: pulumi.Output<CalicoObject>;
 
   constructor(name: string, args: GlobalNetworkSetArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("calico-xdp:index:GlobalNetworkSet", name, {}, opts);
     const subject = `GlobalNetworkSet "${name}"`;
-    const apiVersion = plainApiVersion(args.apiVersion, subject, this);
-    const valid = validateArgs(globalNetworkSetArgsSchema, { ...args, apiVersion }, subject, this);
+    const apiVersion = plainApiVersion(args.apiVersion, subject, opts?.parent);
+    const valid = validateArgs(globalNetworkSetArgsSchema, { ...args, apiVersion }, subject, opts?.parent);
+    super("calico-xdp:index:GlobalNetworkSet", name, {}, opts);
     this.rendered = valid.apply((a) => renderGlobalNetworkSetArgs(name, a));
     this.resourceName = this.rendered.metadata.name;
     this.selector = valid.apply((a) => selector.matchLabels(a.labels));

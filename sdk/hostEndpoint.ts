@@ -5,6 +5,7 @@ import { toDnsName } from "./calico/names";
 import { type CalicoObject, renderHostEndpoint } from "./calico/render";
 import {
   apiVersionSchema,
+  checkEndpointIdentity,
   hostEndpointSpecSchema,
   labelsSchema,
   resourceNameSchema,
@@ -72,7 +73,7 @@ export const hostEndpointArgsSchema = strictObject({
    * @default - "projectcalico.org/v3"
    */
   apiVersion: apiVersionSchema,
-});
+}).superRefine(checkEndpointIdentity);
 
 export type HostEndpointArgs = Inputs<z.input<typeof hostEndpointArgsSchema>>;
 export type ValidHostEndpointArgs = z.output<typeof hostEndpointArgsSchema>;
@@ -111,10 +112,10 @@ export class HostEndpoint extends pulumi.ComponentResource {
   readonly rendered: pulumi.Output<CalicoObject>;
 
   constructor(name: string, args: HostEndpointArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("calico-xdp:index:HostEndpoint", name, {}, opts);
     const subject = `HostEndpoint "${name}"`;
-    const apiVersion = plainApiVersion(args.apiVersion, subject, this);
-    const valid = validateArgs(hostEndpointArgsSchema, { ...args, apiVersion }, subject, this);
+    const apiVersion = plainApiVersion(args.apiVersion, subject, opts?.parent);
+    const valid = validateArgs(hostEndpointArgsSchema, { ...args, apiVersion }, subject, opts?.parent);
+    super("calico-xdp:index:HostEndpoint", name, {}, opts);
     valid.apply((a) => {
       if (a.defaultAction === "Deny") {
         pulumi.log.warn(

@@ -114,17 +114,17 @@ export class UntrackedPolicy extends pulumi.ComponentResource {
   readonly rendered: pulumi.Output<CalicoObject>;
 
   constructor(name: string, args: UntrackedPolicyArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("calico-xdp:index:UntrackedPolicy", name, {}, opts);
     const subject = `UntrackedPolicy "${name}"`;
-    const apiVersion = plainApiVersion(args.apiVersion, subject, this);
+    const apiVersion = plainApiVersion(args.apiVersion, subject, opts?.parent);
     const { hostEndpoints, ...rest } = args;
     if ((hostEndpoints === undefined) === (rest.selector === undefined) || hostEndpoints?.length === 0) {
       throw new pulumi.ResourceError(
         `${subject}: give exactly one of selector or a non-empty hostEndpoints (got ${hostEndpoints === undefined ? "neither" : rest.selector === undefined ? "no host endpoints" : "both"})`,
-        this,
+        opts?.parent,
       );
     }
-    const valid = validateArgs(untrackedPolicyArgsSchema, { ...rest, apiVersion }, subject, this);
+    const valid = validateArgs(untrackedPolicyArgsSchema, { ...rest, apiVersion }, subject, opts?.parent);
+    super("calico-xdp:index:UntrackedPolicy", name, {}, opts);
     this.selector =
       hostEndpoints === undefined ? valid.apply((a) => a.selector!) : selectorOf(hostEndpoints, subject);
     this.rendered = pulumi
@@ -143,15 +143,24 @@ export class UntrackedPolicy extends pulumi.ComponentResource {
 }
 
 function selectorOf(hostEndpoints: readonly HostEndpoint[], subject: string): pulumi.Output<string> {
-  return pulumi
-    .all(hostEndpoints.map((hep) => pulumi.all([hep.selector, hep.interfaceName, hep.resourceName])))
-    .apply((endpoints) => {
-      const wildcard = endpoints.findIndex(([, interfaceName]) => interfaceName === "*");
-      if (wildcard >= 0) {
-        throw new ValidationError(subject, [
-          `hostEndpoints[${wildcard}] ("${endpoints[wildcard]![2]}") has interfaceName "*": Calico does not apply untracked policy to all-interfaces endpoints; name the interface`,
-        ]);
-      }
-      return selectorBuilder.or(...new Set(endpoints.map(([selector]) => selector)));
-    });
+  const endpoints = hostEndpoints.map((hep) =>
+    pulumi
+      .all([hep.selector, hep.interfaceName, hep.resourceName])
+      .apply(([selector, interfaceName, resourceName]) => ({ selector, interfaceName, resourceName })),
+  );
+  return pulumi.all(endpoints).apply((resolved) => selectorForHostEndpoints(resolved, subject));
+}
+
+/** Pure: the selector matching any of the endpoints; refuses all-interfaces endpoints. */
+export function selectorForHostEndpoints(
+  endpoints: readonly { selector: string; interfaceName?: string | undefined; resourceName: string }[],
+  subject: string,
+): string {
+  const wildcard = endpoints.findIndex((e) => e.interfaceName === "*");
+  if (wildcard >= 0) {
+    throw new ValidationError(subject, [
+      `hostEndpoints[${wildcard}] ("${endpoints[wildcard]!.resourceName}") has interfaceName "*": Calico does not apply untracked policy to all-interfaces endpoints; name the interface`,
+    ]);
+  }
+  return selectorBuilder.or(...new Set(endpoints.map((e) => e.selector)));
 }

@@ -50,6 +50,21 @@ export const ipAddressSchema = checkedString((ip) => {
     : "is not an IP address";
 });
 
+/** Calico (and the CRD's CEL rule) needs an interface name or expected IPs to find the endpoint. */
+export function checkEndpointIdentity(
+  spec: { interfaceName?: string | undefined; expectedIPs?: string[] | undefined },
+  ctx: z.RefinementCtx,
+): void {
+  if (!spec.interfaceName && !spec.expectedIPs?.length) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["interfaceName"],
+      message:
+        "is required when expectedIPs is empty: at least one of interfaceName or expectedIPs must be specified",
+    });
+  }
+}
+
 export const HOST_PORT_PROTOCOLS = ["TCP", "UDP", "SCTP"] as const;
 
 export const hostEndpointSpecSchema = strictObject({

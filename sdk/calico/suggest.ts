@@ -1,8 +1,13 @@
-/** The candidate closest to `value` (case-insensitive match first, then edit distance at most 2), if any. */
+/**
+ * The candidate closest to `value`, if any: a case-insensitive match, then a candidate the value is a
+ * prefix of (`interface` -> `interfaceName`), then one within edit distance 2.
+ */
 export function closest(value: string, candidates: readonly string[]): string | undefined {
   const lower = value.toLowerCase();
   const sameCase = candidates.find((c) => c.toLowerCase() === lower);
   if (sameCase !== undefined) return sameCase;
+  const extended = candidates.find((c) => lower.length >= 3 && c.toLowerCase().startsWith(lower));
+  if (extended !== undefined) return extended;
   let best: { candidate: string; distance: number } | undefined;
   for (const candidate of candidates) {
     const distance = editDistance(lower, candidate.toLowerCase());
