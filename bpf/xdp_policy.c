@@ -1,0 +1,241 @@
+// SPDX-License-Identifier: (GPL-2.0 OR Apache-2.0)
+/*
+ * Enforces a Calico untracked policy's ingress rules in XDP.
+ *
+ * Contract: drop only what Calico's own evaluation of the same policy would deny. Every matcher is
+ * three-valued (true, false, unknown); a rule matches when all its matchers are true and is
+ * undecidable when none is false but some is unknown. The failsafe ports are checked first, then
+ * the rules in order: Allow/Pass -> XDP_PASS, Deny -> XDP_DROP, Log -> count and continue, no match
+ * -> next rule, undecidable -> stop and XDP_PASS (iptables decides).
+ *
+ * The policy is compiled (provider/xdp/compile.ts) into masks over rule indices, so evaluating all
+ * rules costs one lookup per packet field, whatever the number of rules or CIDRs.
+ */
+#include "parse.h"
+
+struct eval {
+	__u64 valid;
+	__u64 t; /* rules whose matchers are all true so far */
+	__u64 f; /* rules with a false matcher */
+};
+
+/* One matcher class: `t` = rules for which it is true (rules without the matcher included), `u` =
+ * rules for which it is unknown; the rest are false. */
+static __always_inline void matcher(struct eval *e, __u64 t, __u64 u)
+{
+	e->f |= e->valid & ~(t | u);
+	e->t &= t;
+}
+
+/* Hash of exact addresses first (when the policy has any), then the LPM trie of prefixes. */
+#define LOOKUP_ADDR(out, p, addr4, addr6, exact4, lpm4, exact6, lpm6, has_exact4, has_exact6)        \
+	do {                                                                                     \
+		struct addr_match *m_ = 0;                                                       \
+		if ((p)->family == 4) {                                                          \
+			if (has_exact4)                                                          \
+				m_ = bpf_map_lookup_elem(&exact4, &(addr4));                     \
+			if (!m_) {                                                               \
+				struct lpm_v4_key k_ = {.prefixlen = 32};                        \
+				__builtin_memcpy(k_.addr, &(addr4), 4);                          \
+				m_ = bpf_map_lookup_elem(&lpm4, &k_);                            \
+			}                                                                        \
+		} else {                                                                         \
+			if (has_exact6)                                                          \
+				m_ = bpf_map_lookup_elem(&exact6, &(addr6));                     \
+			if (!m_) {                                                               \
+				struct lpm_v6_key k_ = {.prefixlen = 128};                       \
+				__builtin_memcpy(k_.addr, &(addr6), 16);                         \
+				m_ = bpf_map_lookup_elem(&lpm6, &k_);                            \
+			}                                                                        \
+		}                                                                                \
+		if (m_)                                                                          \
+			out = *m_;                                                               \
+	} while (0)
+
+/* The entry for `key` in an ARRAY of value_match (all zero when absent). */
+#define LOOKUP_VALUE(out, map, key)                                   \
+	do {                                                          \
+		__u32 k_ = (key);                                     \
+		struct value_match *v_ = bpf_map_lookup_elem(&map, &k_); \
+		if (v_)                                               \
+			out = *v_;                                    \
+	} while (0)
+
+static __always_inline void count(void *map, __u32 index, __u64 bytes)
+{
+	struct counter *c = bpf_map_lookup_elem(map, &index);
+	if (c) {
+		c->packets++;
+		c->bytes += bytes;
+	}
+}
+
+/* Counts every rule in `rules`. A global function, so the verifier checks its loop once instead of
+ * on every path through the parser. */
+__noinline int count_rules(__u64 rules, __u64 bytes)
+{
+	for (__u32 i = 0; i < MAX_RULES; i++) {
+		if (rules & (1ULL << i))
+			count(&rule_stats, i, bytes);
+	}
+	return 0;
+}
+
+/* Failsafe check: 1 true, 0 false, -1 unknown. */
+static __always_inline int failsafe(struct policy_config *cfg, struct packet *p, __u32 src_entries)
+{
+	if (!p->proto_known)
+		return src_entries ? -1 : 0;
+	__u32 by_proto = p->protocol == IPPROTO_TCP	 ? cfg->failsafe_tcp
+			 : p->protocol == IPPROTO_UDP	 ? cfg->failsafe_udp
+			 : p->protocol == IPPROTO_SCTP ? cfg->failsafe_sctp
+							 : 0;
+	if (p->l4 == L4_UNKNOWN)
+		return (by_proto & src_entries) ? -1 : 0;
+	if (p->l4 != L4_PORTS)
+		return 0;
+	__u32 key = (__u32)p->protocol << 16 | p->dport;
+	__u32 *hits = bpf_map_lookup_elem(&failsafe_ports, &key);
+	return hits && (*hits & src_entries);
+}
+
+/* Ports and notPorts; `v` is the port's entry when the packet has ports. */
+static __always_inline void port_matchers(struct eval *e, struct packet *p, struct value_match *v, __u64 list,
+					  __u64 named, __u64 not, __u64 not_named)
+{
+	__u64 any = list | not;
+	if (p->l4 == L4_PORTS) {
+		matcher(e, ~list | v->in_list, list & named & ~v->in_list);
+		matcher(e, ~(v->in_not_list | not_named), not_named & ~v->in_not_list);
+	} else if (p->l4 == L4_UNKNOWN) {
+		matcher(e, ~any, any);
+	} else {
+		matcher(e, ~any, 0);
+	}
+}
+
+/* Index of the lowest set bit of a non-zero mask. (clang 14's BPF backend crashes on __builtin_ctzll here.) */
+static __always_inline __u32 lowest_bit(__u64 x)
+{
+	__u32 n = 0;
+	if (!(x & 0xffffffffULL)) {
+		n += 32;
+		x >>= 32;
+	}
+	if (!(x & 0xffff)) {
+		n += 16;
+		x >>= 16;
+	}
+	if (!(x & 0xff)) {
+		n += 8;
+		x >>= 8;
+	}
+	if (!(x & 0xf)) {
+		n += 4;
+		x >>= 4;
+	}
+	if (!(x & 0x3)) {
+		n += 2;
+		x >>= 2;
+	}
+	return n + !(x & 0x1);
+}
+
+/* Decides a parsed IP packet; sets *rule to the deciding rule for Allow/Deny/Pass. */
+static __always_inline __u32 decide(struct packet *p, struct policy_config *cfg, __u64 bytes, __u32 *rule)
+{
+	struct addr_match src = {}, dst = {};
+	LOOKUP_ADDR(src, p, p->saddr4, p->saddr6, src_v4_exact, src_v4_lpm, src_v6_exact, src_v6_lpm,
+		    cfg->flags & CONFIG_SRC_V4_EXACT, cfg->flags & CONFIG_SRC_V6_EXACT);
+	int safe = failsafe(cfg, p, src.failsafe | cfg->failsafe_any_net);
+	if (safe > 0)
+		return REASON_FAILSAFE;
+	if (safe < 0)
+		return REASON_UNDECIDABLE;
+
+	LOOKUP_ADDR(dst, p, p->daddr4, p->daddr6, dst_v4_exact, dst_v4_lpm, dst_v6_exact, dst_v6_lpm,
+		    cfg->flags & CONFIG_DST_V4_EXACT, cfg->flags & CONFIG_DST_V6_EXACT);
+
+	struct eval e = {.valid = cfg->rules, .t = cfg->rules, .f = 0};
+	matcher(&e, p->family == 4 ? cfg->v4_rules : cfg->v6_rules, 0);
+	matcher(&e, ~cfg->src_nets | src.nets, 0);
+	matcher(&e, ~src.not_nets, 0);
+	matcher(&e, ~cfg->dst_nets | dst.nets, 0);
+	matcher(&e, ~dst.not_nets, 0);
+
+	__u64 protos = cfg->protocol | cfg->not_protocol;
+	if (p->proto_known) {
+		struct value_match v = {};
+		LOOKUP_VALUE(v, proto_match, p->protocol);
+		matcher(&e, ~cfg->protocol | v.in_list, 0);
+		matcher(&e, ~v.in_not_list, 0);
+	} else {
+		matcher(&e, ~protos, protos);
+	}
+
+	struct value_match sport = {}, dport = {};
+	if (p->l4 == L4_PORTS) {
+		LOOKUP_VALUE(sport, sport_match, p->sport);
+		LOOKUP_VALUE(dport, dport_match, p->dport);
+	}
+	port_matchers(&e, p, &sport, cfg->sport_list, cfg->sport_named, cfg->sport_not, cfg->sport_not_named);
+	port_matchers(&e, p, &dport, cfg->dport_list, cfg->dport_named, cfg->dport_not, cfg->dport_not_named);
+
+	__u64 icmps = cfg->icmp | cfg->not_icmp;
+	if (p->l4 == L4_ICMP) {
+		struct value_match v = {};
+		LOOKUP_VALUE(v, icmp_match, (__u32)p->icmp_type << 8 | p->icmp_code);
+		matcher(&e, ~cfg->icmp | v.in_list, 0);
+		matcher(&e, ~v.in_not_list, 0);
+	} else {
+		matcher(&e, ~icmps, p->l4 == L4_UNKNOWN ? icmps : 0);
+	}
+
+	matcher(&e, ~cfg->uncompilable, cfg->uncompilable);
+
+	__u64 undecidable = e.valid & ~e.t & ~e.f;
+	__u64 stop = (e.t & ~cfg->log) | undecidable;
+	__u64 logged = e.t & cfg->log;
+	__u32 first = stop ? lowest_bit(stop) : MAX_RULES;
+	if (first < MAX_RULES)
+		logged &= (1ULL << first) - 1;
+	if (logged)
+		count_rules(logged, bytes);
+	if (first >= MAX_RULES)
+		return REASON_NO_MATCH;
+	__u64 bit = 1ULL << first;
+	if (undecidable & bit)
+		return REASON_UNDECIDABLE;
+	*rule = first;
+	count(&rule_stats, first, bytes);
+	if (cfg->deny & bit)
+		return REASON_DENY;
+	return (cfg->allow & bit) ? REASON_ALLOW : REASON_PASS;
+}
+
+SEC("xdp")
+int calico_xdp_policy(struct xdp_md *ctx)
+{
+	__u64 bytes = ctx->data_end - ctx->data;
+	struct packet p = {};
+	__u32 rule = MAX_RULES;
+	__u32 reason;
+	__u32 zero = 0;
+	struct policy_config *cfg = bpf_map_lookup_elem(&config, &zero);
+	int parsed = parse_packet(ctx, &p);
+
+	if (parsed == PARSE_NON_IP)
+		reason = REASON_NON_IP;
+	else if (parsed == PARSE_MALFORMED)
+		reason = REASON_MALFORMED;
+	else if (!cfg)
+		reason = REASON_NO_MATCH;
+	else
+		reason = decide(&p, cfg, bytes, &rule);
+
+	/* The one exit: every packet is counted by the reason it got its verdict. */
+	count(&verdict_stats, reason, bytes);
+	return reason == REASON_DENY ? XDP_DROP : XDP_PASS;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: (GPL-2.0 OR Apache-2.0) */
+/*
+ * Constants and structs shared with TypeScript (provider/xdp/layout.ts). Every struct here has a TS
+ * codec, and test/xdp/layout.test.ts checks that both sides agree on sizes and offsets.
+ *
+ * Rule sets are 64-bit masks: bit i stands for ingress rule i. Failsafe entries are 32-bit masks.
+ */
+#ifndef XDP_POLICY_SHARED_H
+#define XDP_POLICY_SHARED_H
+
+#include <linux/types.h>
+
+#define MAX_RULES 64
+#define MAX_FAILSAFE 32
+/* Address map capacity per family and direction; a policy may hold at most MAX_CIDRS in all. */
+#define MAX_ADDR_ENTRIES 131072
+#define MAX_CIDRS 100000
+
+/* Why the program returned what it did; index of verdict_stats. */
+enum verdict_reason {
+	REASON_NON_IP = 0,	/* not IPv4/IPv6 (also: a third VLAN tag) */
+	REASON_MALFORMED = 1,	/* truncated or inconsistent header */
+	REASON_FAILSAFE = 2,	/* a failsafe port: always passed */
+	REASON_UNDECIDABLE = 3, /* a rule could not be decided: passed, iptables decides */
+	REASON_NO_MATCH = 4,	/* no rule matched */
+	REASON_ALLOW = 5,
+	REASON_DENY = 6,
+	REASON_PASS = 7,
+	REASON_COUNT = 8,
+};
+
+/* Policy-wide masks (the single entry of the `config` map). */
+struct policy_config {
+	__u64 rules;		/* rules that exist */
+	__u64 v4_rules;		/* rules that apply to IPv4 packets */
+	__u64 v6_rules;		/* rules that apply to IPv6 packets */
+	__u64 src_nets;		/* rules with source.nets */
+	__u64 src_not_nets;	/* rules with source.notNets */
+	__u64 dst_nets;
+	__u64 dst_not_nets;
+	__u64 protocol;		/* rules with protocol */
+	__u64 not_protocol;	/* rules with notProtocol */
+	__u64 sport_list;	/* rules with source.ports */
+	__u64 sport_named;	/* ...of which some are named ports */
+	__u64 sport_not;	/* rules with source.notPorts */
+	__u64 sport_not_named;
+	__u64 dport_list;
+	__u64 dport_named;
+	__u64 dport_not;
+	__u64 dport_not_named;
+	__u64 icmp;		/* rules with icmp */
+	__u64 not_icmp;		/* rules with notICMP */
+	__u64 uncompilable;	/* rules with a matcher XDP cannot evaluate (selectors, ...) */
+	__u64 log;
+	__u64 allow;
+	__u64 deny;
+	__u64 pass;
+	__u32 failsafe_any_net; /* failsafe entries without a net: every source */
+	__u32 failsafe_tcp;	/* failsafe entries by protocol */
+	__u32 failsafe_udp;
+	__u32 failsafe_sctp;
+	__u32 flags;		/* CONFIG_* */
+	__u32 rule_count;
+};
+
+#define CONFIG_SRC_V4_EXACT (1u << 0)
+#define CONFIG_SRC_V6_EXACT (1u << 1)
+#define CONFIG_DST_V4_EXACT (1u << 2)
+#define CONFIG_DST_V6_EXACT (1u << 3)
+
+/* Value of the address maps: which rules' nets / notNets contain the address, and which failsafe
+ * entries' net does. Already merged over every enclosing prefix, since an LPM lookup returns only
+ * the longest match. */
+struct addr_match {
+	__u64 nets;
+	__u64 not_nets;
+	__u32 failsafe;
+	__u32 reserved;
+};
+
+struct lpm_v4_key {
+	__u32 prefixlen;
+	__u8 addr[4];
+};
+
+struct lpm_v6_key {
+	__u32 prefixlen;
+	__u8 addr[16];
+};
+
+/* Value of proto_match (by protocol number), sport_match / dport_match (by port, host order) and
+ * icmp_match (by type << 8 | code): which rules list this value in the positive and negated field. */
+struct value_match {
+	__u64 in_list;
+	__u64 in_not_list;
+};
+
+/* Key of failsafe_ports: protocol << 16 | port. Value: the failsafe entries it hits (__u32 mask). */
+
+struct counter {
+	__u64 packets;
+	__u64 bytes;
+};
+
+#endif
