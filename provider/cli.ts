@@ -1,0 +1,98 @@
+#!/usr/bin/env node
+import { readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { formatIssues } from "../sdk/calico/zodkit";
+import { xdpPolicySchema } from "../sdk/xdp/policy";
+import { buildObject } from "./bpf/build";
+import { LoadedFilter } from "./bpf/filter";
+
+const USAGE = `usage:
+  calico-xdp build [--source FILE]
+      compile the XDP policy filter (or FILE) with clang; print the object's path and sha256
+  calico-xdp verdict --policy FILE --packet HEX [--packet HEX ...]
+      load the filter with FILE's policy ({"ingress": [...], "failsafeInbound": [...]}) and run each
+      Ethernet frame through it with BPF_PROG_RUN; one JSON line per packet (root needed)`;
+
+/** A problem with what the user gave: one line on stderr, exit code 2. */
+class UsageError extends Error {}
+
+function parsePolicyFile(path: string) {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    throw new UsageError(`cannot read policy file ${path}: ${(error as Error).message}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new UsageError(`policy file ${path} is not JSON: ${(error as Error).message}`);
+  }
+  const parsed = xdpPolicySchema.safeParse(json);
+  if (!parsed.success)
+    throw new UsageError(`policy file ${path}: ${formatIssues(parsed.error.issues).join("; ")}`);
+  return parsed.data;
+}
+
+function parseHex(text: string, index: number): Buffer {
+  const clean = text.replace(/[\s:]/g, "");
+  if (clean.length === 0 || clean.length % 2 !== 0 || !/^[0-9a-fA-F]+$/.test(clean)) {
+    throw new UsageError(`--packet #${index + 1} is not an even-length hex string`);
+  }
+  if (clean.length < 28) {
+    throw new UsageError(
+      `--packet #${index + 1} is ${clean.length / 2} bytes: BPF_PROG_RUN needs at least a 14-byte Ethernet header`,
+    );
+  }
+  return Buffer.from(clean, "hex");
+}
+
+async function verdict(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: { policy: { type: "string" }, packet: { type: "string", multiple: true } },
+  });
+  if (!values.policy) throw new UsageError("verdict needs --policy FILE");
+  if (!values.packet?.length) throw new UsageError("verdict needs at least one --packet HEX");
+  const policy = parsePolicyFile(values.policy);
+  const frames = values.packet.map(parseHex);
+  if (process.getuid?.() !== 0) throw new UsageError("verdict loads a BPF program and needs root");
+  const filter = await LoadedFilter.load(policy);
+  try {
+    for (const frame of frames) process.stdout.write(`${JSON.stringify(await filter.verdict(frame))}\n`);
+  } finally {
+    filter.close();
+  }
+}
+
+async function build(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { source: { type: "string" } } });
+  const object = await buildObject(values.source);
+  process.stdout.write(`path ${object.path}\nsha256 ${object.sha256}\n`);
+}
+
+const COMMANDS: Record<string, (args: string[]) => Promise<void>> = { build, verdict };
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  const handler = command === undefined ? undefined : COMMANDS[command];
+  if (handler === undefined) {
+    process.stderr.write(`${USAGE}\n`);
+    return 2;
+  }
+  try {
+    await handler(rest);
+    return 0;
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    const usage =
+      error instanceof UsageError || (typeof code === "string" && code.startsWith("ERR_PARSE_ARGS"));
+    process.stderr.write(`calico-xdp ${command}: ${(error as Error).message.split("\n")[0]}\n`);
+    return usage ? 2 : 1;
+  }
+}
+
+main(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+});
