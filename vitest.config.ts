@@ -6,6 +6,7 @@ export default defineConfig({
   resolve: { alias: { "pulumi-calico-xdp": resolve(__dirname, "sdk/index.ts") } },
   test: {
     include: ["test/**/*.test.ts"],
+    globalSetup: ["test/globalSetup.ts"],
     // Kernel tests share network namespaces and bpffs; run files one at a time.
     fileParallelism: false,
     testTimeout: 60_000,

@@ -1,0 +1,131 @@
+import { execFile } from "node:child_process";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { buildPacket } from "../../sdk/xdp/packet";
+import { kernelSkip } from "../support/kernel";
+import { REPO_ROOT } from "../support/paths";
+
+const CLI = join(REPO_ROOT, "dist", "provider", "cli.js");
+const dir = mkdtempSync(join(tmpdir(), "calico-xdp-cli-"));
+chmodSync(dir, 0o755); // the non-root run must be able to read its policy file
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function cli(args: string[], user?: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  const [file, argv] = user
+    ? ["runuser", ["-u", user, "--", process.execPath, CLI, ...args]]
+    : [process.execPath, [CLI, ...args]];
+  return new Promise((resolve) => {
+    execFile(file, argv as string[], (error, stdout, stderr) => {
+      resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+function policyFile(content: unknown): string {
+  const path = join(dir, `policy-${Math.random().toString(36).slice(2)}.json`);
+  writeFileSync(path, typeof content === "string" ? content : JSON.stringify(content));
+  return path;
+}
+
+const redisPolicy = {
+  ingress: [
+    { action: "Allow", protocol: "TCP", source: { nets: ["198.18.1.0/24"] }, destination: { ports: [6379] } },
+    { action: "Deny", protocol: "TCP", destination: { ports: [6379] } },
+  ],
+  failsafeInbound: [{ protocol: "TCP", port: 22 }],
+};
+const hex = (spec: Parameters<typeof buildPacket>[0]) => buildPacket(spec).toString("hex");
+
+describe("calico-xdp verdict: bad input gives one clear line and exit code 2", () => {
+  it.each([
+    [
+      "a missing policy file",
+      ["verdict", "--policy", "/nonexistent.json", "--packet", hex({})],
+      /^calico-xdp verdict: cannot read policy file \/nonexistent.json/,
+    ],
+    [
+      "a file that is not JSON",
+      ["verdict", "--policy", policyFile("{oops"), "--packet", hex({})],
+      /is not JSON/,
+    ],
+    [
+      "an invalid rule",
+      ["verdict", "--policy", policyFile({ ingress: [{ action: "deny" }] }), "--packet", hex({})],
+      /ingress\[0\]\.action "deny" is not an action: did you mean "Deny"\?/,
+    ],
+    [
+      "odd-length hex",
+      ["verdict", "--policy", policyFile(redisPolicy), "--packet", "abc"],
+      /--packet #1 is not an even-length hex string/,
+    ],
+    [
+      "non-hex characters",
+      ["verdict", "--policy", policyFile(redisPolicy), "--packet", hex({}), "--packet", "zz"],
+      /--packet #2 is not an even-length hex string/,
+    ],
+    [
+      "a frame shorter than Ethernet",
+      ["verdict", "--policy", policyFile(redisPolicy), "--packet", "0011"],
+      /--packet #1 is 2 bytes/,
+    ],
+    [
+      "no packets",
+      ["verdict", "--policy", policyFile(redisPolicy)],
+      /verdict needs at least one --packet HEX/,
+    ],
+    ["an unknown command", ["frobnicate"], /^usage:/],
+  ])("GIVEN %s THEN exit 2", async (_name, args, message) => {
+    const result = await cli(args as string[]);
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim()).toMatch(message);
+    expect(result.stdout).toBe("");
+  });
+});
+
+const skip = kernelSkip(["clang", "bpftool", "runuser"]);
+
+describe.skipIf(skip)("calico-xdp with root", () => {
+  it("GIVEN a non-root user WHEN verdict runs THEN it says root is needed and exits 2", async () => {
+    const result = await cli(["verdict", "--policy", policyFile(redisPolicy), "--packet", hex({})], "nobody");
+    expect(result).toMatchObject({
+      code: 2,
+      stderr: "calico-xdp verdict: verdict loads a BPF program and needs root\n",
+    });
+  });
+
+  it("GIVEN packets WHEN verdict runs THEN it prints one JSON line per packet", async () => {
+    const result = await cli([
+      "verdict",
+      "--policy",
+      policyFile(redisPolicy),
+      "--packet",
+      hex({ source: "198.18.1.4", destinationPort: 6379 }),
+      "--packet",
+      hex({ source: "198.18.2.4", destinationPort: 6379 }),
+      "--packet",
+      hex({ destinationPort: 22 }),
+      "--packet",
+      hex({ etherType: 0x0806 }),
+    ]);
+    expect(result.stderr).toBe("");
+    expect(
+      result.stdout
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l)),
+    ).toEqual([
+      { verdict: "XDP_PASS", reason: "allow", rule: 0 },
+      { verdict: "XDP_DROP", reason: "deny", rule: 1 },
+      { verdict: "XDP_PASS", reason: "failsafe", rule: null },
+      { verdict: "XDP_PASS", reason: "non-ip", rule: null },
+    ]);
+  });
+
+  it("GIVEN build WHEN run THEN it prints the cached object's path and sha256", async () => {
+    const result = await cli(["build"]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^path \/.+\/calico-xdp\/objects\/[0-9a-f]{64}\.o\nsha256 [0-9a-f]{64}\n$/);
+  });
+});
