@@ -28,13 +28,14 @@ static __always_inline void matcher(struct eval *e, __u64 t, __u64 u)
 }
 
 /* Hash of exact addresses first (when the policy has any), then the LPM trie of prefixes. */
-#define LOOKUP_ADDR(out, p, addr4, addr6, exact4, lpm4, exact6, lpm6, has_exact4, has_exact6)        \
+#define LOOKUP_ADDR(out, p, addr4, addr6, exact4, lpm4, exact6, lpm6, has_exact4, has_exact6, has_lpm4,  \
+		    has_lpm6)                                                                    \
 	do {                                                                                     \
 		struct addr_match *m_ = 0;                                                       \
 		if ((p)->family == 4) {                                                          \
 			if (has_exact4)                                                          \
 				m_ = bpf_map_lookup_elem(&exact4, &(addr4));                     \
-			if (!m_) {                                                               \
+			if (!m_ && (has_lpm4)) {                                                 \
 				struct lpm_v4_key k_ = {.prefixlen = 32};                        \
 				__builtin_memcpy(k_.addr, &(addr4), 4);                          \
 				m_ = bpf_map_lookup_elem(&lpm4, &k_);                            \
@@ -42,7 +43,7 @@ static __always_inline void matcher(struct eval *e, __u64 t, __u64 u)
 		} else {                                                                         \
 			if (has_exact6)                                                          \
 				m_ = bpf_map_lookup_elem(&exact6, &(addr6));                     \
-			if (!m_) {                                                               \
+			if (!m_ && (has_lpm6)) {                                                 \
 				struct lpm_v6_key k_ = {.prefixlen = 128};                       \
 				__builtin_memcpy(k_.addr, &(addr6), 16);                         \
 				m_ = bpf_map_lookup_elem(&lpm6, &k_);                            \
@@ -146,7 +147,8 @@ static __always_inline __u32 decide(struct packet *p, struct policy_config *cfg,
 {
 	struct addr_match src = {}, dst = {};
 	LOOKUP_ADDR(src, p, p->saddr4, p->saddr6, src_v4_exact, src_v4_lpm, src_v6_exact, src_v6_lpm,
-		    cfg->flags & CONFIG_SRC_V4_EXACT, cfg->flags & CONFIG_SRC_V6_EXACT);
+		    cfg->flags & CONFIG_SRC_V4_EXACT, cfg->flags & CONFIG_SRC_V6_EXACT, cfg->flags & CONFIG_SRC_V4_PREFIX,
+		    cfg->flags & CONFIG_SRC_V6_PREFIX);
 	int safe = failsafe(cfg, p, src.failsafe | cfg->failsafe_any_net);
 	if (safe > 0)
 		return REASON_FAILSAFE;
@@ -154,7 +156,8 @@ static __always_inline __u32 decide(struct packet *p, struct policy_config *cfg,
 		return REASON_UNDECIDABLE;
 
 	LOOKUP_ADDR(dst, p, p->daddr4, p->daddr6, dst_v4_exact, dst_v4_lpm, dst_v6_exact, dst_v6_lpm,
-		    cfg->flags & CONFIG_DST_V4_EXACT, cfg->flags & CONFIG_DST_V6_EXACT);
+		    cfg->flags & CONFIG_DST_V4_EXACT, cfg->flags & CONFIG_DST_V6_EXACT, cfg->flags & CONFIG_DST_V4_PREFIX,
+		    cfg->flags & CONFIG_DST_V6_PREFIX);
 
 	struct eval e = {.valid = cfg->rules, .t = cfg->rules, .f = 0};
 	matcher(&e, p->family == 4 ? cfg->v4_rules : cfg->v6_rules, 0);
@@ -166,7 +169,8 @@ static __always_inline __u32 decide(struct packet *p, struct policy_config *cfg,
 	__u64 protos = cfg->protocol | cfg->not_protocol;
 	if (p->proto_known) {
 		struct value_match v = {};
-		LOOKUP_VALUE(v, proto_match, p->protocol);
+		if (protos)
+			LOOKUP_VALUE(v, proto_match, p->protocol);
 		matcher(&e, ~cfg->protocol | v.in_list, 0);
 		matcher(&e, ~v.in_not_list, 0);
 	} else {
@@ -175,8 +179,10 @@ static __always_inline __u32 decide(struct packet *p, struct policy_config *cfg,
 
 	struct value_match sport = {}, dport = {};
 	if (p->l4 == L4_PORTS) {
-		LOOKUP_VALUE(sport, sport_match, p->sport);
-		LOOKUP_VALUE(dport, dport_match, p->dport);
+		if (cfg->sport_list | cfg->sport_not)
+			LOOKUP_VALUE(sport, sport_match, p->sport);
+		if (cfg->dport_list | cfg->dport_not)
+			LOOKUP_VALUE(dport, dport_match, p->dport);
 	}
 	port_matchers(&e, p, &sport, cfg->sport_list, cfg->sport_named, cfg->sport_not, cfg->sport_not_named);
 	port_matchers(&e, p, &dport, cfg->dport_list, cfg->dport_named, cfg->dport_not, cfg->dport_not_named);
@@ -184,7 +190,8 @@ static __always_inline __u32 decide(struct packet *p, struct policy_config *cfg,
 	__u64 icmps = cfg->icmp | cfg->not_icmp;
 	if (p->l4 == L4_ICMP) {
 		struct value_match v = {};
-		LOOKUP_VALUE(v, icmp_match, (__u32)p->icmp_type << 8 | p->icmp_code);
+		if (icmps)
+			LOOKUP_VALUE(v, icmp_match, (__u32)p->icmp_type << 8 | p->icmp_code);
 		matcher(&e, ~cfg->icmp | v.in_list, 0);
 		matcher(&e, ~v.in_not_list, 0);
 	} else {

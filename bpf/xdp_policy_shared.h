@@ -63,10 +63,16 @@ struct policy_config {
 	__u32 rule_count;
 };
 
+/* Which address tables hold exact addresses (hash maps)... */
 #define CONFIG_SRC_V4_EXACT (1u << 0)
 #define CONFIG_SRC_V6_EXACT (1u << 1)
 #define CONFIG_DST_V4_EXACT (1u << 2)
 #define CONFIG_DST_V6_EXACT (1u << 3)
+/* ...and prefixes in the LPM tries: a lookup in an empty table is skipped. */
+#define CONFIG_SRC_V4_PREFIX (1u << 4)
+#define CONFIG_SRC_V6_PREFIX (1u << 5)
+#define CONFIG_DST_V4_PREFIX (1u << 6)
+#define CONFIG_DST_V6_PREFIX (1u << 7)
 
 /* Value of the address maps: which rules' nets / notNets contain the address, and which failsafe
  * entries' net does. Already merged over every enclosing prefix, since an LPM lookup returns only

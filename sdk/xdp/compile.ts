@@ -8,9 +8,13 @@ import {
   addressBytes,
   addrMatch,
   CONFIG_DST_V4_EXACT,
+  CONFIG_DST_V4_PREFIX,
   CONFIG_DST_V6_EXACT,
+  CONFIG_DST_V6_PREFIX,
   CONFIG_SRC_V4_EXACT,
+  CONFIG_SRC_V4_PREFIX,
   CONFIG_SRC_V6_EXACT,
+  CONFIG_SRC_V6_PREFIX,
   lpmV4Key,
   lpmV6Key,
   type PolicyConfig,
@@ -182,13 +186,17 @@ export function compileXdpPolicy(input: XdpPolicyInput): CompiledPolicy {
     src: { 4: nest(addresses, "src", 4), 6: nest(addresses, "src", 6) },
     dst: { 4: nest(addresses, "dst", 4), 6: nest(addresses, "dst", 6) },
   };
-  const hasExact = (entries: readonly AddressEntry[]) =>
-    entries.some((e) => e.network.prefixLength === bitsOf(e.network.version));
+  const flag = (entries: readonly AddressEntry[], exact: boolean, value: number) =>
+    entries.some((e) => (e.network.prefixLength === bitsOf(e.network.version)) === exact) ? value : 0;
   config.flags =
-    (hasExact(tables.src[4]) ? CONFIG_SRC_V4_EXACT : 0) |
-    (hasExact(tables.src[6]) ? CONFIG_SRC_V6_EXACT : 0) |
-    (hasExact(tables.dst[4]) ? CONFIG_DST_V4_EXACT : 0) |
-    (hasExact(tables.dst[6]) ? CONFIG_DST_V6_EXACT : 0);
+    flag(tables.src[4], true, CONFIG_SRC_V4_EXACT) |
+    flag(tables.src[6], true, CONFIG_SRC_V6_EXACT) |
+    flag(tables.dst[4], true, CONFIG_DST_V4_EXACT) |
+    flag(tables.dst[6], true, CONFIG_DST_V6_EXACT) |
+    flag(tables.src[4], false, CONFIG_SRC_V4_PREFIX) |
+    flag(tables.src[6], false, CONFIG_SRC_V6_PREFIX) |
+    flag(tables.dst[4], false, CONFIG_DST_V4_PREFIX) |
+    flag(tables.dst[6], false, CONFIG_DST_V6_PREFIX);
 
   return {
     config,

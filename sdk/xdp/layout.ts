@@ -25,6 +25,10 @@ export const CONFIG_SRC_V4_EXACT = 1 << 0;
 export const CONFIG_SRC_V6_EXACT = 1 << 1;
 export const CONFIG_DST_V4_EXACT = 1 << 2;
 export const CONFIG_DST_V6_EXACT = 1 << 3;
+export const CONFIG_SRC_V4_PREFIX = 1 << 4;
+export const CONFIG_SRC_V6_PREFIX = 1 << 5;
+export const CONFIG_DST_V4_PREFIX = 1 << 6;
+export const CONFIG_DST_V6_PREFIX = 1 << 7;
 
 type FieldType = "u8" | "u32" | "u64" | { bytes: number };
 type Fields = readonly (readonly [string, FieldType])[];

@@ -1,7 +1,14 @@
 import { describe, expect, it } from "vitest";
 import { formatCidr } from "../../sdk/calico/cidr";
 import { compileXdpPolicy, encodeMaps, mapsDigest } from "../../sdk/xdp/compile";
-import { addrMatch, CONFIG_SRC_V4_EXACT, lpmV4Key, valueMatch } from "../../sdk/xdp/layout";
+import {
+  addrMatch,
+  CONFIG_SRC_V4_EXACT,
+  CONFIG_SRC_V4_PREFIX,
+  lpmV4Key,
+  policyConfig,
+  valueMatch,
+} from "../../sdk/xdp/layout";
 
 const bit = (i: number) => 1n << BigInt(i);
 
@@ -37,6 +44,9 @@ describe("compileXdpPolicy", () => {
       { prefixlen: 16, addr: new Uint8Array([198, 18, 0, 0]) },
     ]);
     expect(addrMatch.decode(maps.src_v4_exact![0]!.value).nets).toBe(bit(0));
+    expect(policyConfig.decode(maps.config![0]!.value).flags).toBe(
+      CONFIG_SRC_V4_EXACT | CONFIG_SRC_V4_PREFIX,
+    );
   });
 
   it("GIVEN ports, ranges, named ports and notPorts WHEN compiled THEN the port tables and masks say so", () => {
