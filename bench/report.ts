@@ -50,18 +50,18 @@ export function barChart(
   const height = 50 + rows.length * rowHeight;
   const max = Math.max(...rows.map((r) => r.sample.max)) * 1.1 || 1;
   const x = (v: number) => labelWidth + ((width - labelWidth - 80) * v) / max;
-  const escape = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;");
+  const xmlEscape = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;");
   const bars = rows.map(({ label, sample }, i) => {
     const y = 40 + i * rowHeight;
     return [
-      `<text x="${labelWidth - 8}" y="${y + 15}" text-anchor="end">${escape(label)}</text>`,
+      `<text x="${labelWidth - 8}" y="${y + 15}" text-anchor="end">${xmlEscape(label)}</text>`,
       `<rect x="${labelWidth}" y="${y + 4}" width="${(x(sample.median) - labelWidth).toFixed(1)}" height="16" fill="#4a7ab5"/>`,
       `<line x1="${x(sample.min).toFixed(1)}" x2="${x(sample.max).toFixed(1)}" y1="${y + 12}" y2="${y + 12}" stroke="#222"/>`,
-      `<text x="${(x(sample.max) + 6).toFixed(1)}" y="${y + 16}">${sample.median.toPrecision(4)} ${escape(unit)}</text>`,
+      `<text x="${(x(sample.max) + 6).toFixed(1)}" y="${y + 16}">${sample.median.toPrecision(4)} ${xmlEscape(unit)}</text>`,
     ].join("");
   });
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">
-<rect width="100%" height="100%" fill="white"/><text x="10" y="22" font-size="14" font-weight="bold">${escape(title)}</text>
+<rect width="100%" height="100%" fill="white"/><text x="10" y="22" font-size="14" font-weight="bold">${xmlEscape(title)}</text>
 ${bars.join("\n")}
 </svg>
 `;
