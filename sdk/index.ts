@@ -18,3 +18,8 @@ export * from "./felixConfiguration";
 export * from "./globalNetworkSet";
 export * from "./hostEndpoint";
 export * from "./untrackedPolicy";
+export { type CompiledPolicy, compileXdpPolicy, encodeMaps, mapsDigest } from "./xdp/compile";
+export { evaluatePolicy, type Verdict } from "./xdp/evaluate";
+export { MAX_CIDRS, MAX_FAILSAFE, MAX_RULES } from "./xdp/layout";
+export { buildPacket, type PacketSpec, type ParsedPacket, parsePacket } from "./xdp/packet";
+export { type XdpPolicy, type XdpPolicyInput, xdpPolicySchema } from "./xdp/policy";
