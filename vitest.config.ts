@@ -3,7 +3,7 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   // Examples import the package by name, as users do; in tests that name is the TypeScript source.
-  resolve: { alias: { "pulumi-calico-xdp": resolve(__dirname, "sdk/index.ts") } },
+  resolve: { alias: [{ find: /^pulumi-calico-xdp$/, replacement: resolve(__dirname, "sdk/index.ts") }] },
   test: {
     include: ["test/**/*.test.ts"],
     globalSetup: ["test/globalSetup.ts"],

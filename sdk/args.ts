@@ -6,11 +6,13 @@ import { API_VERSIONS, type ApiVersion, apiVersionSchema } from "./calico/resour
 import { parseOrThrow, ValidationError } from "./calico/zodkit";
 
 /** A value where any part (a field, an array item, a whole object) may be a Pulumi `Input`. */
-export type DeepInput<T> = T extends string | number | boolean | undefined | null
+export type DeepInput<T> = [T] extends [string | number | boolean | undefined | null]
   ? pulumi.Input<T>
   : T extends readonly (infer U)[]
     ? pulumi.Input<readonly DeepInput<U>[]>
-    : pulumi.Input<{ readonly [K in keyof T]: DeepInput<T[K]> }>;
+    : T extends object
+      ? pulumi.Input<{ readonly [K in keyof T]: DeepInput<T[K]> }>
+      : pulumi.Input<T>;
 
 /** Component args: every field, and anything inside it, may be a plain value or a Pulumi `Input`. */
 export type Inputs<T> = { readonly [K in keyof T]: DeepInput<T[K]> };

@@ -23,3 +23,5 @@ export { evaluatePolicy, type Verdict } from "./xdp/evaluate";
 export { MAX_CIDRS, MAX_FAILSAFE, MAX_RULES } from "./xdp/layout";
 export { buildPacket, type PacketSpec, type ParsedPacket, parsePacket } from "./xdp/packet";
 export { type XdpPolicy, type XdpPolicyInput, xdpPolicySchema } from "./xdp/policy";
+export { type Connection, type NodeAttachment, type XdpNode, xdpProgramArgsSchema } from "./xdp/programArgs";
+export * from "./xdpProgram";

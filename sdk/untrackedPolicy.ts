@@ -9,6 +9,8 @@ import { selector as selectorBuilder } from "./calico/selector";
 import { felixXdpEligibility, mirrorReturnRules, policyTypes, type XdpEligibility } from "./calico/untracked";
 import { exactEnum, formatIssues, strictObject, ValidationError } from "./calico/zodkit";
 import type { HostEndpoint } from "./hostEndpoint";
+import { xdpProgramArgsSchema } from "./xdp/programArgs";
+import { XdpProgram } from "./xdpProgram";
 
 export const untrackedPolicyArgsSchema = strictObject({
   /**
@@ -48,6 +50,23 @@ export const untrackedPolicyArgsSchema = strictObject({
    * @default - "projectcalico.org/v3"
    */
   apiVersion: apiVersionSchema,
+  /**
+   * Enforce the ingress rules in XDP too: an `XdpProgram` child attaches the filter on these nodes'
+   * interface (Calico's iptables rules stay in force for whatever XDP passes).
+   * @default - no XDP program
+   */
+  xdp: strictObject({
+    /** Nodes to attach on, with how to reach them. */
+    nodes: xdpProgramArgsSchema.shape.nodes,
+    /** The interface, usually the host endpoints' `interfaceName`. */
+    interfaceName: xdpProgramArgsSchema.shape.interfaceName,
+    /** @default - "auto" */
+    mode: xdpProgramArgsSchema.shape.mode,
+    /** @default - false */
+    takeOver: xdpProgramArgsSchema.shape.takeOver,
+    /** @default - Calico's default failsafe inbound ports */
+    failsafeInbound: xdpProgramArgsSchema.shape.failsafeInbound,
+  }).optional(),
 }).superRefine((args, ctx) => {
   if (!args.ingress?.length && !args.egress?.length) {
     ctx.addIssue({
@@ -112,6 +131,8 @@ export class UntrackedPolicy extends pulumi.ComponentResource {
   readonly ingress: pulumi.Output<ValidUntrackedPolicyArgs["ingress"]>;
   /** The rendered Calico object. */
   readonly rendered: pulumi.Output<CalicoObject>;
+  /** The XDP filter enforcing the ingress rules, when `xdp` is given. */
+  readonly xdpProgram?: XdpProgram;
 
   constructor(name: string, args: UntrackedPolicyArgs, opts?: pulumi.ComponentResourceOptions) {
     const subject = `UntrackedPolicy "${name}"`;
@@ -134,6 +155,21 @@ export class UntrackedPolicy extends pulumi.ComponentResource {
     this.ingress = valid.apply((a) => a.ingress);
     this.xdpEligibility = valid.apply((a) => felixXdpEligibility(a.ingress ?? []));
     calicoCustomResource(name, "GlobalNetworkPolicy", this.rendered, apiVersion, this);
+    if (args.xdp !== undefined) {
+      const xdp = valid.apply((a) => a.xdp!);
+      this.xdpProgram = new XdpProgram(
+        `${name}-xdp`,
+        {
+          nodes: xdp.nodes,
+          interfaceName: xdp.interfaceName,
+          mode: xdp.mode,
+          takeOver: xdp.takeOver,
+          failsafeInbound: xdp.failsafeInbound,
+          rules: this.ingress.apply((ingress) => ingress ?? []),
+        },
+        { parent: this },
+      );
+    }
     this.registerOutputs({
       resourceName: this.resourceName,
       selector: this.selector,

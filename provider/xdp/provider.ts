@@ -1,0 +1,261 @@
+/**
+ * The XdpProgram dynamic provider's methods. The serialized provider object in sdk/xdpProgram.ts
+ * requires this module inside each method (`pulumi-calico-xdp/provider`), so nothing here is captured
+ * by Pulumi's closure serializer.
+ */
+import { createHash, randomBytes } from "node:crypto";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import type * as pulumi from "@pulumi/pulumi";
+import { formatPath } from "../../sdk/calico/zodkit";
+import { compileXdpPolicy, encodeMaps, type MapEntry } from "../../sdk/xdp/compile";
+import {
+  type NodeAttachment,
+  type XdpNode,
+  type XdpProgramSpec,
+  xdpProgramArgsSchema,
+} from "../../sdk/xdp/programArgs";
+import { ensureBpffs } from "../bpf/bpftool";
+import { buildObject, packageRoot } from "../bpf/build";
+import { run } from "../bpf/exec";
+import { canonicalDigest, converge, type Desired, PIN_ROOT, probe, remove } from "./node";
+import { transportFor } from "./transport";
+
+const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+const SPEC_KEYS = [
+  "nodes",
+  "interfaceName",
+  "mode",
+  "takeOver",
+  "rules",
+  "failsafeInbound",
+  "source",
+  "section",
+  "concurrency",
+] as const;
+
+type Inputs = Record<string, unknown>;
+type Outputs = XdpProgramSpec & {
+  providerVersion?: string;
+  programSha256?: string;
+  mapsSha256?: string;
+  ruleCount?: number;
+  attachments?: NodeAttachment[];
+};
+
+function containsUnknown(value: unknown): boolean {
+  if (value === UNKNOWN) return true;
+  if (Array.isArray(value)) return value.some(containsUnknown);
+  if (value !== null && typeof value === "object") return Object.values(value).some(containsUnknown);
+  return false;
+}
+
+const pick = (inputs: Inputs) =>
+  Object.fromEntries(SPEC_KEYS.filter((k) => inputs[k] !== undefined).map((k) => [k, inputs[k]]));
+
+/** sha256 of what the program is built from (sources and flags), without running clang: pure. */
+function programSourceSha256(spec: XdpProgramSpec): string {
+  const source = spec.source ?? join(packageRoot(), "bpf", "xdp_policy.c");
+  const hash = createHash("sha256").update(readFileSync(source));
+  const dir = join(source, "..");
+  for (const header of readdirSync(dir)
+    .filter((f) => f.endsWith(".h"))
+    .sort())
+    hash.update(readFileSync(join(dir, header)));
+  return hash.update(spec.section ?? "").digest("hex");
+}
+
+function policyMaps(spec: XdpProgramSpec): Record<string, MapEntry[]> {
+  return spec.rules === undefined
+    ? {}
+    : encodeMaps(compileXdpPolicy({ ingress: spec.rules, failsafeInbound: spec.failsafeInbound }));
+}
+
+export async function check(_olds: Inputs, news: Inputs): Promise<pulumi.dynamic.CheckResult> {
+  if (containsUnknown(pick(news))) return { inputs: news };
+  const parsed = xdpProgramArgsSchema.safeParse(pick(news));
+  if (!parsed.success) {
+    return {
+      inputs: news,
+      failures: parsed.error.issues.map((i) => ({
+        property: formatPath(i.path) || "args",
+        reason: i.message,
+      })),
+    };
+  }
+  const spec = parsed.data;
+  const failures: pulumi.dynamic.CheckFailure[] = [];
+  for (const [i, node] of spec.nodes.entries()) {
+    const problem = transportFor(node.connection).unavailable();
+    if (problem) failures.push({ property: `nodes[${i}].connection`, reason: problem });
+  }
+  if (spec.source !== undefined && !existsSync(spec.source))
+    failures.push({ property: "source", reason: `${spec.source} does not exist` });
+  if (failures.length) return { inputs: news, failures };
+  const rest = Object.fromEntries(
+    Object.entries(news).filter(([k]) => !(SPEC_KEYS as readonly string[]).includes(k)),
+  );
+  return {
+    inputs: {
+      ...rest,
+      ...spec,
+      programSha256: programSourceSha256(spec),
+      mapsSha256: canonicalDigest(policyMaps(spec)),
+      ruleCount: spec.rules?.length ?? 0,
+    },
+  };
+}
+
+const nodeKey = (n: XdpNode) => JSON.stringify([n.name, n.connection]);
+
+export async function diff(_id: string, olds: Outputs, news: Outputs): Promise<pulumi.dynamic.DiffResult> {
+  const replaces: string[] = [];
+  const sameNodes =
+    JSON.stringify((olds.nodes ?? []).map(nodeKey).sort()) ===
+    JSON.stringify((news.nodes ?? []).map(nodeKey).sort());
+  if (!sameNodes) replaces.push("nodes");
+  if (olds.interfaceName !== news.interfaceName) replaces.push("interfaceName");
+  const fields = [
+    "programSha256",
+    "mapsSha256",
+    "mode",
+    "takeOver",
+    "source",
+    "section",
+    "providerVersion",
+    "concurrency",
+  ] as const;
+  const changed: string[] = fields.filter((f) => JSON.stringify(olds[f]) !== JSON.stringify(news[f]));
+  if (JSON.stringify(olds.rules) !== JSON.stringify(news.rules)) changed.push("rules");
+  if (JSON.stringify(olds.failsafeInbound) !== JSON.stringify(news.failsafeInbound))
+    changed.push("failsafeInbound");
+  // Drift found by refresh, or nodes that failed: the next up converges them.
+  if ((olds.attachments ?? []).some((a) => a.status !== "attached" || a.drift !== undefined))
+    changed.push("attachments");
+  return {
+    changes: replaces.length > 0 || changed.length > 0,
+    replaces,
+    deleteBeforeReplace: replaces.length > 0,
+  };
+}
+
+/** Thrown when some nodes failed: Pulumi records the resource as created but failed, with every node's result. */
+class PartialFailure extends Error {
+  constructor(
+    readonly id: string,
+    readonly properties: Outputs,
+    readonly reasons: string[],
+  ) {
+    super(
+      `XdpProgram failed on ${reasons.length} of ${properties.nodes.length} nodes: ${reasons.join("; ")}`,
+    );
+  }
+}
+
+async function pool<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await work(items[index]!);
+    }
+  });
+  await Promise.all(workers);
+  return results;
+}
+
+async function desiredFor(id: string, spec: Outputs): Promise<Desired> {
+  await ensureBpffs();
+  const object = await buildObject(spec.source);
+  if (spec.source !== undefined) await assertSection(object.path, spec.section ?? "xdp");
+  const maps = policyMaps(spec);
+  return {
+    id,
+    iface: spec.interfaceName,
+    mode: spec.mode,
+    takeOver: spec.takeOver,
+    objectPath: object.path,
+    objectSha256: object.sha256,
+    maps,
+    mapsSha256: canonicalDigest(maps),
+    ruleCount: spec.rules?.length ?? 0,
+  };
+}
+
+async function assertSection(objectPath: string, section: string): Promise<void> {
+  const headers = await run("llvm-objdump", ["--section-headers", objectPath]);
+  if (!headers.split("\n").some((line) => line.trim().split(/\s+/)[1] === section)) {
+    throw new Error(`the object built from source has no section ${JSON.stringify(section)}`);
+  }
+}
+
+async function applyAll(
+  id: string,
+  spec: Outputs,
+  previous?: { outs: Outputs; maps: Record<string, MapEntry[]> },
+): Promise<Outputs> {
+  const desired = await desiredFor(id, spec);
+  const attachments = await pool(spec.nodes, spec.concurrency, async (node): Promise<NodeAttachment> => {
+    const applied = previous?.outs.attachments?.find((a) => a.node === node.name);
+    try {
+      return await converge(
+        transportFor(node.connection),
+        node,
+        desired,
+        applied ? { attachment: applied, maps: previous!.maps } : undefined,
+      );
+    } catch (error) {
+      return { node: node.name, status: "failed", error: (error as Error).message };
+    }
+  });
+  const outs = { ...spec, attachments };
+  const failed = attachments.filter((a) => a.status === "failed");
+  if (failed.length)
+    throw new PartialFailure(
+      id,
+      outs,
+      failed.map((a) => `${a.node}: ${a.error}`),
+    );
+  return outs;
+}
+
+export async function create(inputs: Outputs): Promise<pulumi.dynamic.CreateResult> {
+  const id = `cx-${randomBytes(6).toString("hex")}`;
+  return { id, outs: await applyAll(id, inputs) };
+}
+
+export async function update(id: string, olds: Outputs, news: Outputs): Promise<pulumi.dynamic.UpdateResult> {
+  return { outs: await applyAll(id, news, { outs: olds, maps: policyMaps(olds) }) };
+}
+
+export async function read(id: string, props: Outputs): Promise<pulumi.dynamic.ReadResult> {
+  const attachments = await pool(props.nodes ?? [], props.concurrency ?? 8, async (node) => {
+    const applied = props.attachments?.find((a) => a.node === node.name);
+    try {
+      return await probe(transportFor(node.connection), node, id, props.interfaceName, applied);
+    } catch (error) {
+      return { ...applied, node: node.name, status: "failed" as const, error: (error as Error).message };
+    }
+  });
+  return { id, props: { ...props, attachments } };
+}
+
+async function deleteAll(id: string, props: Outputs): Promise<void> {
+  const errors: string[] = [];
+  await pool(props.nodes ?? [], props.concurrency ?? 8, async (node) => {
+    try {
+      await remove(transportFor(node.connection), node, id, props.interfaceName);
+    } catch (error) {
+      errors.push(`${node.name}: ${(error as Error).message}`);
+    }
+  });
+  // The resource's own directory, once every node's is gone (nodes on one host share it).
+  for (const node of props.nodes ?? []) {
+    const t = transportFor(node.connection);
+    if (!t.unavailable()) await t.host("rmdir", [join(PIN_ROOT, id)]).catch(() => undefined);
+  }
+  if (errors.length) throw new Error(`XdpProgram could not be removed from every node: ${errors.join("; ")}`);
+}
+
+export { deleteAll as delete };

@@ -1,0 +1,330 @@
+import { execFileSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readCounters } from "../../provider/bpf/bpftool";
+import { buildObject, packageRoot } from "../../provider/bpf/build";
+import { nodePinDir, PIN_ROOT } from "../../provider/xdp/node";
+import * as provider from "../../provider/xdp/provider";
+import type { NodeAttachment } from "../../sdk/xdp/programArgs";
+import { background, inNetns } from "../support/hosts";
+import { kernelSkip } from "../support/kernel";
+import { createTestbed, type Testbed } from "../support/netns";
+
+const skip = kernelSkip();
+
+function attachedId(netns: string, iface: string): number | undefined {
+  const [link] = JSON.parse(
+    execFileSync("ip", ["-n", netns, "-j", "link", "show", "dev", iface], { encoding: "utf8" }),
+  );
+  return link?.xdp?.prog?.id;
+}
+
+describe.skipIf(skip)("XdpProgram provider on netns nodes", () => {
+  let tb: Testbed;
+  let server: Awaited<ReturnType<typeof background>>;
+  const rules = (allowed: string[]) => [
+    { action: "Allow", protocol: "TCP", source: { nets: allowed }, destination: { ports: [6379] } },
+    { action: "Deny", protocol: "TCP", destination: { ports: [6379] } },
+  ];
+  const inputsFor = (allowed: string[]) => ({
+    nodes: [{ name: "redis-1", connection: { type: "netns", netns: tb.server.netns } }],
+    interfaceName: tb.server.iface,
+    rules: rules(allowed),
+    providerVersion: "test",
+  });
+  const connect = (from: string) => inNetns(tb.client.netns, "tcp-connect", tb.server.address, "6379", from);
+
+  beforeAll(async () => {
+    tb = createTestbed();
+    server = await background(tb.server.netns, "tcp-server", "6379");
+  });
+  afterAll(async () => {
+    await server?.stop();
+    tb?.destroy();
+  });
+
+  let id: string;
+  let outs: Record<string, unknown> & { attachments: NodeAttachment[] };
+
+  it("GIVEN no program WHEN clients connect THEN both reach the server", async () => {
+    expect(await connect(tb.client.address)).toBe("connected");
+    expect(await connect(tb.client.deniedAddress)).toBe("connected");
+  });
+
+  it("GIVEN valid inputs WHEN checked THEN they are normalised with digests and no failures", async () => {
+    const result = await provider.check({}, inputsFor([`${tb.client.address}/32`]));
+    expect(result.failures).toBeUndefined();
+    expect(result.inputs).toMatchObject({
+      mode: "auto",
+      takeOver: false,
+      ruleCount: 2,
+      providerVersion: "test",
+    });
+    expect(result.inputs.mapsSha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(result.inputs.programSha256).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it("GIVEN create WHEN attached THEN the allowed client connects, the denied one does not, and counters match", async () => {
+    const checked = (await provider.check({}, inputsFor([`${tb.client.address}/32`]))).inputs;
+    const created = await provider.create(checked as never);
+    id = created.id;
+    outs = created.outs;
+    const [attachment] = outs.attachments;
+    expect(attachment).toMatchObject({ node: "redis-1", status: "attached", ruleCount: 2 });
+    expect(["native", "generic"]).toContain(attachment!.mode);
+    expect(attachment!.programId).toBe(attachedId(tb.server.netns, tb.server.iface));
+    expect(await connect(tb.client.address)).toBe("connected");
+    expect(await connect(tb.client.deniedAddress)).toBe("timeout");
+    const counters = await readCounters(join(attachment!.pinDir!, "rule_stats"));
+    expect(counters[0]!.packets).toBeGreaterThan(0n); // the allowed client's packets
+    expect(counters[1]!.packets).toBeGreaterThan(0n); // the denied client's SYNs (and retries)
+  });
+
+  it("GIVEN a rules-only change WHEN diffed and updated THEN it is an update that rewrites maps in place", async () => {
+    const news = (
+      await provider.check(outs, inputsFor([`${tb.client.address}/32`, `${tb.client.deniedAddress}/32`]))
+    ).inputs;
+    const d = await provider.diff(id, outs as never, news as never);
+    expect(d).toMatchObject({ changes: true, replaces: [] });
+    const before = outs.attachments[0]!.programId;
+    const updated = await provider.update(id, outs as never, news as never);
+    outs = updated.outs;
+    expect(outs.attachments[0]!.programId).toBe(before);
+    expect(attachedId(tb.server.netns, tb.server.iface)).toBe(before);
+    expect(await connect(tb.client.deniedAddress)).toBe("connected");
+  });
+
+  it("GIVEN no change WHEN diffed THEN there is nothing to do", async () => {
+    const news = (
+      await provider.check(outs, inputsFor([`${tb.client.address}/32`, `${tb.client.deniedAddress}/32`]))
+    ).inputs;
+    expect((await provider.diff(id, outs as never, news as never)).changes).toBe(false);
+  });
+
+  it("GIVEN another interface WHEN diffed THEN the resource is replaced, deleting first", async () => {
+    const news = (await provider.check(outs, { ...inputsFor([]), interfaceName: "lo" })).inputs;
+    expect(await provider.diff(id, outs as never, news as never)).toMatchObject({
+      changes: true,
+      replaces: ["interfaceName"],
+      deleteBeforeReplace: true,
+    });
+  });
+
+  it("GIVEN the program detached from outside WHEN refreshed THEN drift is reported, and update re-attaches", async () => {
+    execFileSync("ip", [
+      "netns",
+      "exec",
+      tb.server.netns,
+      "bpftool",
+      "net",
+      "detach",
+      outs.attachments[0]!.mode === "generic" ? "xdpgeneric" : "xdpdrv",
+      "dev",
+      tb.server.iface,
+    ]);
+    const refreshed = await provider.read(id, outs as never);
+    expect(refreshed.id).toBe(id);
+    const props = refreshed.props as typeof outs;
+    expect(props.attachments[0]).toMatchObject({
+      status: "detached",
+      drift: `no XDP program on ${tb.server.iface}`,
+    });
+    const news = (await provider.check(props, inputsFor([`${tb.client.address}/32`]))).inputs;
+    expect((await provider.diff(id, props as never, news as never)).changes).toBe(true);
+    outs = (await provider.update(id, props as never, news as never)).outs;
+    expect(outs.attachments[0]!.status).toBe("attached");
+    expect(attachedId(tb.server.netns, tb.server.iface)).toBe(outs.attachments[0]!.programId);
+    expect(await connect(tb.client.deniedAddress)).toBe("timeout");
+  });
+
+  it("GIVEN maps changed outside Pulumi WHEN refreshed THEN drift says so", async () => {
+    const dir = outs.attachments[0]!.pinDir!;
+    execFileSync("bpftool", [
+      "map",
+      "update",
+      "pinned",
+      join(dir, "proto_match"),
+      "key",
+      "hex",
+      "63",
+      "00",
+      "00",
+      "00",
+      "value",
+      "hex",
+      ...Array(16).fill("01"),
+    ]);
+    const props = (await provider.read(id, outs as never)).props as typeof outs;
+    expect(props.attachments[0]).toMatchObject({
+      status: "attached",
+      drift: "the program's maps were changed outside Pulumi",
+    });
+    outs = (
+      await provider.update(
+        id,
+        props as never,
+        (
+          await provider.check(props, inputsFor([`${tb.client.address}/32`]))
+        ).inputs as never,
+      )
+    ).outs;
+    expect(
+      ((await provider.read(id, outs as never)).props as typeof outs).attachments[0]!.drift,
+    ).toBeUndefined();
+  });
+
+  it("GIVEN delete WHEN run twice THEN the program is detached, the pins are gone, and the second is a no-op", async () => {
+    await provider.delete(id, outs as never);
+    expect(attachedId(tb.server.netns, tb.server.iface)).toBeUndefined();
+    expect(existsSync(nodePinDir(id, "redis-1"))).toBe(false);
+    await provider.delete(id, outs as never);
+    expect(await connect(tb.client.deniedAddress)).toBe("connected");
+  });
+});
+
+describe.skipIf(skip)("XdpProgram never replaces a program it did not attach", () => {
+  let tb: Testbed;
+  let foreignId: number;
+  beforeAll(async () => {
+    tb = createTestbed();
+    const empty = await buildObject(join(packageRoot(), "bench", "programs", "empty.c"));
+    execFileSync("ip", [
+      "netns",
+      "exec",
+      tb.server.netns,
+      "ip",
+      "link",
+      "set",
+      "dev",
+      tb.server.iface,
+      "xdpgeneric",
+      "obj",
+      empty.path,
+      "sec",
+      "xdp",
+    ]);
+    foreignId = attachedId(tb.server.netns, tb.server.iface)!;
+  });
+  afterAll(() => tb?.destroy());
+
+  const inputs = (takeOver: boolean) => ({
+    nodes: [{ name: "n1", connection: { type: "netns", netns: tb.server.netns } }],
+    interfaceName: tb.server.iface,
+    rules: [{ action: "Deny", protocol: "UDP" }],
+    takeOver,
+  });
+
+  it("GIVEN a foreign program WHEN created THEN the node fails with what was found and what to do, and it stays attached", async () => {
+    const checked = (await provider.check({}, inputs(false))).inputs;
+    const failure = await provider.create(checked as never).then(
+      () => undefined,
+      (error: unknown) =>
+        error as Error & { id: string; properties: { attachments: NodeAttachment[] }; reasons: string[] },
+    );
+    expect(failure?.id).toMatch(/^cx-/);
+    expect(failure?.reasons).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `^n1: ${tb.server.iface} on node n1 runs an XDP program this resource did not attach \\(id ${foreignId}, name "xdp_empty", generic mode\\): refusing to replace it; detach it, or set takeOver: true`,
+        ),
+      ),
+    ]);
+    expect(failure?.properties.attachments).toEqual([
+      expect.objectContaining({ node: "n1", status: "failed" }),
+    ]);
+    expect(attachedId(tb.server.netns, tb.server.iface)).toBe(foreignId);
+    await provider.delete(failure!.id, failure!.properties as never);
+    expect(attachedId(tb.server.netns, tb.server.iface)).toBe(foreignId);
+  });
+
+  it("GIVEN takeOver WHEN created THEN our filter replaces it", async () => {
+    const checked = (await provider.check({}, inputs(true))).inputs;
+    const { id, outs } = await provider.create(checked as never);
+    const attachment = (outs.attachments as NodeAttachment[])[0]!;
+    expect(attachment).toMatchObject({ status: "attached", mode: "generic" });
+    expect(attachedId(tb.server.netns, tb.server.iface)).toBe(attachment.programId);
+    expect(attachment.programId).not.toBe(foreignId);
+    await provider.delete(id, outs as never);
+    expect(attachedId(tb.server.netns, tb.server.iface)).toBeUndefined();
+  });
+});
+
+describe("XdpProgram check rejects bad input before anything runs", () => {
+  const base = { nodes: [{ name: "n1", connection: { type: "local" } }], interfaceName: "eth0", rules: [] };
+  it.each([
+    [
+      "shell metacharacters in the interface",
+      { interfaceName: "eth0;reboot" },
+      "interfaceName",
+      /"eth0;reboot" is not an interface name/,
+    ],
+    ["an over-long interface", { interfaceName: "a".repeat(16) }, "interfaceName", /is 16 characters long/],
+    [
+      "a bad node name",
+      { nodes: [{ name: "Node_1", connection: { type: "local" } }] },
+      "nodes[0].name",
+      /did you mean "node-1"/,
+    ],
+    [
+      "a netns name with a slash",
+      { nodes: [{ name: "n", connection: { type: "netns", netns: "../x" } }] },
+      "nodes[0].connection.netns",
+      /is not a network namespace name/,
+    ],
+    [
+      "an unknown netns",
+      { nodes: [{ name: "n", connection: { type: "netns", netns: "cx-does-not-exist" } }] },
+      "nodes[0].connection",
+      /network namespace cx-does-not-exist does not exist/,
+    ],
+    [
+      "an unknown transport",
+      { nodes: [{ name: "n", connection: { type: "telnet" } }] },
+      "nodes[0].connection.type",
+      /type must be "local" or "netns"/,
+    ],
+    ["a mode typo", { mode: "drv" }, "mode", /"drv" is not an XDP mode/],
+    [
+      "a duplicate node",
+      {
+        nodes: [
+          { name: "n", connection: { type: "local" } },
+          { name: "n", connection: { type: "local" } },
+        ],
+      },
+      "nodes[1].name",
+      /"n" is listed twice/,
+    ],
+    ["rules and source", { source: "/tmp/x.c" }, "rules", /exactly one of rules/],
+    [
+      "65 rules",
+      { rules: Array.from({ length: 65 }, () => ({ action: "Deny" })) },
+      "rules",
+      /more than 64 rules/,
+    ],
+    [
+      "a lowercase protocol",
+      { rules: [{ action: "Deny", protocol: "tcp" }] },
+      "rules[0].protocol",
+      /did you mean "TCP"/,
+    ],
+  ])("GIVEN %s THEN check fails at %s", async (_name, change, property, reason) => {
+    const result = await provider.check({}, { ...base, ...change });
+    expect(result.failures).toEqual(
+      expect.arrayContaining([{ property, reason: expect.stringMatching(reason) }]),
+    );
+  });
+
+  it("GIVEN unknown values during preview THEN check passes them through untouched", async () => {
+    const news = { ...base, interfaceName: "04da6b54-80e4-46f7-96ec-b56ff0331ba9" };
+    expect(await provider.check({}, news)).toEqual({ inputs: news });
+  });
+
+  it("GIVEN the pin root WHEN the suite ends THEN no test left pins behind", () => {
+    const left = existsSync(PIN_ROOT)
+      ? execFileSync("ls", ["-1", PIN_ROOT], { encoding: "utf8" }).trim()
+      : "";
+    expect(left).toBe("");
+  });
+});
