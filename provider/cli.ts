@@ -1,12 +1,16 @@
 #!/usr/bin/env node
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { INTERFACE_NAME } from "../sdk/calico/names";
 import { formatIssues } from "../sdk/calico/zodkit";
 import { xdpPolicySchema } from "../sdk/xdp/policy";
 import { buildObject } from "./bpf/build";
 import { LoadedFilter } from "./bpf/filter";
+import { formatStatus, xdpStatus } from "./status";
 
 const USAGE = `usage:
+  calico-xdp status [--netns NAME] [--interface IF] [--json]
+      what XDP programs are attached (ours or not), their mode, and our per-rule counters
   calico-xdp build [--source FILE]
       compile the XDP policy filter (or FILE) with clang; print the object's path and sha256
   calico-xdp verdict --policy FILE --packet HEX [--packet HEX ...]
@@ -72,7 +76,22 @@ async function build(args: string[]): Promise<void> {
   process.stdout.write(`path ${object.path}\nsha256 ${object.sha256}\n`);
 }
 
-const COMMANDS: Record<string, (args: string[]) => Promise<void>> = { build, verdict };
+async function status(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: { netns: { type: "string" }, interface: { type: "string" }, json: { type: "boolean" } },
+  });
+  if (values.netns !== undefined && !/^[a-zA-Z0-9_.-]{1,64}$/.test(values.netns))
+    throw new UsageError(`--netns ${JSON.stringify(values.netns)} is not a namespace name`);
+  if (values.interface !== undefined && !INTERFACE_NAME.test(values.interface)) {
+    throw new UsageError(`--interface ${JSON.stringify(values.interface)} is not an interface name`);
+  }
+  if (process.getuid?.() !== 0) throw new UsageError("status reads BPF maps and needs root");
+  const result = await xdpStatus({ netns: values.netns, iface: values.interface });
+  process.stdout.write(values.json ? `${JSON.stringify(result)}\n` : formatStatus(result));
+}
+
+const COMMANDS: Record<string, (args: string[]) => Promise<void>> = { build, status, verdict };
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;

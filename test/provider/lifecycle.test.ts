@@ -10,6 +10,7 @@ import type { NodeAttachment } from "../../sdk/xdp/programArgs";
 import { background, inNetns } from "../support/hosts";
 import { kernelSkip } from "../support/kernel";
 import { createTestbed, type Testbed } from "../support/netns";
+import { REPO_ROOT } from "../support/paths";
 
 const skip = kernelSkip();
 
@@ -79,6 +80,40 @@ describe.skipIf(skip)("XdpProgram provider on netns nodes", () => {
     const counters = await readCounters(join(attachment!.pinDir!, "rule_stats"));
     expect(counters[0]!.packets).toBeGreaterThan(0n); // the allowed client's packets
     expect(counters[1]!.packets).toBeGreaterThan(0n); // the denied client's SYNs (and retries)
+  });
+
+  it("GIVEN the attached filter WHEN calico-xdp status runs THEN it shows our program, its mode and per-rule counters", () => {
+    const cli = join(REPO_ROOT, "dist", "provider", "cli.js");
+    const json = JSON.parse(
+      execFileSync(process.execPath, [cli, "status", "--netns", tb.server.netns, "--json"], {
+        encoding: "utf8",
+      }),
+    );
+    expect(json).toEqual([
+      expect.objectContaining({
+        interface: tb.server.iface,
+        programId: outs.attachments[0]!.programId,
+        owner: "calico-xdp",
+        mode: outs.attachments[0]!.mode,
+        rules: expect.arrayContaining([
+          expect.objectContaining({ rule: 0 }),
+          expect.objectContaining({ rule: 1 }),
+        ]),
+      }),
+    ]);
+    const table = execFileSync(
+      process.execPath,
+      [cli, "status", "--netns", tb.server.netns, "--interface", tb.server.iface],
+      { encoding: "utf8" },
+    );
+    expect(table).toMatch(
+      new RegExp(
+        `^${tb.server.iface}: program \\d+ "calico_xdp_poli", (native|generic) mode, owner calico-xdp`,
+      ),
+    );
+    expect(table).toMatch(
+      /verdicts: non-ip \d+, malformed \d+, failsafe \d+, undecidable \d+, no-match \d+, allow [1-9]\d*, deny [1-9]\d*, pass 0/,
+    );
   });
 
   it("GIVEN a rules-only change WHEN diffed and updated THEN it is an update that rewrites maps in place", async () => {
