@@ -288,6 +288,9 @@ export async function remove(
     if (!/does not exist|Cannot find device/i.test((error as Error).message)) throw error;
   }
   await t.host("rm", ["-rf", base]);
+  // The resource's directory goes with its last node there (nodes on one host share it): each node
+  // removes its own first, so the last rmdir in time finds it empty.
+  await t.host("rmdir", [join(PIN_ROOT, id)]).catch(() => undefined);
   return note;
 }
 

@@ -18,7 +18,7 @@ import {
 import { ensureBpffs } from "../bpf/bpftool";
 import { buildObject, packageRoot } from "../bpf/build";
 import { run } from "../bpf/exec";
-import { canonicalDigest, converge, type Desired, PIN_ROOT, probe, remove } from "./node";
+import { canonicalDigest, converge, type Desired, probe, remove } from "./node";
 import { transportFor } from "./transport";
 
 const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
@@ -250,11 +250,6 @@ async function deleteAll(id: string, props: Outputs): Promise<void> {
       errors.push(`${node.name}: ${(error as Error).message}`);
     }
   });
-  // The resource's own directory, once every node's is gone (nodes on one host share it).
-  for (const node of props.nodes ?? []) {
-    const t = transportFor(node.connection);
-    if (!t.unavailable()) await t.host("rmdir", [join(PIN_ROOT, id)]).catch(() => undefined);
-  }
   if (errors.length) throw new Error(`XdpProgram could not be removed from every node: ${errors.join("; ")}`);
 }
 

@@ -1,10 +1,10 @@
-import { appendFileSync, cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, cpSync, existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureBpffs } from "../../provider/bpf/bpftool";
 import { buildObject, packageRoot } from "../../provider/bpf/build";
-import { canonicalDigest, converge, type Desired, remove } from "../../provider/xdp/node";
+import { canonicalDigest, converge, type Desired, PIN_ROOT, remove } from "../../provider/xdp/node";
 import { transportFor } from "../../provider/xdp/transport";
 import { compileXdpPolicy, encodeMaps } from "../../sdk/xdp/compile";
 import type { NodeAttachment, XdpNode } from "../../sdk/xdp/programArgs";
@@ -85,5 +85,6 @@ describe.skipIf(skip)("atomic swap under a steady packet stream", () => {
       expect(Number(received.allowed.split("\n").pop())).toBeGreaterThan(0);
     }
     expect(ids.size).toBe(SWAPS + 1);
+    expect(existsSync(join(PIN_ROOT, `cx-swaptest-${process.pid}`))).toBe(false);
   }, 600_000);
 });
