@@ -40,7 +40,7 @@ export class LoadedFilter {
   ) {}
 
   static async load(policy: XdpPolicyInput, object?: BuiltObject): Promise<LoadedFilter> {
-    const compiled = compileXdpPolicy(policy);
+    const compiled = compileXdpPolicy(policy.ingress, { failsafeInbound: policy.failsafeInbound });
     const built = object ?? (await buildObject());
     await ensureBpffs();
     const dir = join(BPFFS, `calico-xdp-run-${process.pid}-${randomBytes(4).toString("hex")}`);

@@ -68,7 +68,7 @@ function programSourceSha256(spec: XdpProgramSpec): string {
 function policyMaps(spec: XdpProgramSpec): Record<string, MapEntry[]> {
   return spec.rules === undefined
     ? {}
-    : encodeMaps(compileXdpPolicy({ ingress: spec.rules, failsafeInbound: spec.failsafeInbound }));
+    : encodeMaps(compileXdpPolicy(spec.rules, { failsafeInbound: spec.failsafeInbound }));
 }
 
 export async function check(_olds: Inputs, news: Inputs): Promise<pulumi.dynamic.CheckResult> {

@@ -50,8 +50,12 @@ export interface CompiledPolicy {
   readonly icmp: ReadonlyMap<number, ValueMatch>;
   /** Keyed by `protocol << 16 | port`, valued by failsafe entry mask. */
   readonly failsafePorts: ReadonlyMap<number, number>;
-  /** Rules (by index) with matchers XDP leaves unknown, and which. */
-  readonly uncompiled: readonly { readonly rule: number; readonly matchers: readonly string[] }[];
+  /** Rules (by index) with matchers XDP leaves unknown, which, and what that means. */
+  readonly uncompiled: readonly {
+    readonly rule: number;
+    readonly matchers: readonly string[];
+    readonly reason: string;
+  }[];
   readonly ruleCount: number;
 }
 
@@ -81,8 +85,15 @@ class ValueTable {
  * satisfies, so the program evaluates every rule with one lookup per field. Matchers XDP cannot
  * evaluate compile to "unknown", and the rest of their rule still compiles.
  */
-export function compileXdpPolicy(input: XdpPolicyInput): CompiledPolicy {
-  const policy: XdpPolicy = parseOrThrow(xdpPolicySchema, input, "XDP policy");
+export function compileXdpPolicy(
+  rules: XdpPolicyInput["ingress"],
+  options: { readonly failsafeInbound?: XdpPolicyInput["failsafeInbound"] } = {},
+): CompiledPolicy {
+  const policy: XdpPolicy = parseOrThrow(
+    xdpPolicySchema,
+    { ingress: rules, failsafeInbound: options.failsafeInbound },
+    "XDP policy",
+  );
   const config = policyConfig.zero();
   const addresses = new Map<string, Contribution>();
   const contribute = (
@@ -102,7 +113,7 @@ export function compileXdpPolicy(input: XdpPolicyInput): CompiledPolicy {
   const protocols = new ValueTable();
   const ports = { source: new ValueTable(), destination: new ValueTable() };
   const icmp = new ValueTable();
-  const uncompiled: { rule: number; matchers: string[] }[] = [];
+  const uncompiled: { rule: number; matchers: string[]; reason: string }[] = [];
 
   policy.ingress.forEach((rule, index) => {
     const bit = 1n << BigInt(index);
@@ -159,10 +170,20 @@ export function compileXdpPolicy(input: XdpPolicyInput): CompiledPolicy {
           icmp.add((type << 8) | code, bit, negated);
       }
     }
-    const matchers = uncompilableMatchers(rule);
+    const unknown = uncompilableMatchers(rule);
+    if (unknown.length > 0) config.uncompilable |= bit;
+    const named = (["source", "destination"] as const).flatMap((side) =>
+      (["ports", "notPorts"] as const).flatMap((field) =>
+        namedPorts(rule[side]?.[field]).map((p) => `${side}.${field} "${p}"`),
+      ),
+    );
+    const matchers = [...unknown, ...named];
     if (matchers.length > 0) {
-      config.uncompilable |= bit;
-      uncompiled.push({ rule: index, matchers });
+      uncompiled.push({
+        rule: index,
+        matchers,
+        reason: `${matchers.join(", ")} cannot be evaluated in XDP: where the rule's other matchers hold, the packet is passed for Calico's iptables rules to decide`,
+      });
     }
   });
 

@@ -36,17 +36,15 @@ describe.skipIf(skip)("atomic swap under a steady packet stream", () => {
     expect(objects[0]!.sha256).not.toBe(objects[1]!.sha256);
 
     const maps = encodeMaps(
-      compileXdpPolicy({
-        ingress: [
-          {
-            action: "Allow",
-            protocol: "UDP",
-            source: { nets: [`${tb.client.address}/32`] },
-            destination: { ports: [9001] },
-          },
-          { action: "Deny", protocol: "UDP", destination: { ports: [9000] } },
-        ],
-      }),
+      compileXdpPolicy([
+        {
+          action: "Allow",
+          protocol: "UDP",
+          source: { nets: [`${tb.client.address}/32`] },
+          destination: { ports: [9001] },
+        },
+        { action: "Deny", protocol: "UDP", destination: { ports: [9000] } },
+      ]),
     );
     const node: XdpNode = { name: "swap-node", connection: { type: "netns", netns: tb.server.netns } };
     const transport = transportFor(node.connection);

@@ -38,7 +38,7 @@ function largestPolicy(): XdpPolicyInput {
 describe("policy size limits", () => {
   it("GIVEN 65 rules WHEN compiled THEN it is rejected with the limit", () => {
     const ingress = Array.from({ length: MAX_RULES + 1 }, () => ({ action: "Deny" as const }));
-    expect(() => compileXdpPolicy({ ingress })).toThrow(
+    expect(() => compileXdpPolicy(ingress)).toThrow(
       /ingress has more than 64 rules: the XDP filter holds at most 64/,
     );
   });
@@ -48,7 +48,7 @@ describe("policy size limits", () => {
       { action: "Deny" as const, source: { nets: networks(60_000) } },
       { action: "Deny" as const, source: { notNets: networks(40_001, 70_000) } },
     ];
-    expect(() => compileXdpPolicy({ ingress })).toThrow(
+    expect(() => compileXdpPolicy(ingress)).toThrow(
       /ingress holds 100001 CIDRs: the XDP filter holds at most 100000 per policy/,
     );
   });
@@ -58,7 +58,7 @@ describe("policy size limits", () => {
       protocol: "TCP" as const,
       port: 1000 + i,
     }));
-    expect(() => compileXdpPolicy({ ingress: [], failsafeInbound })).toThrow(
+    expect(() => compileXdpPolicy([], { failsafeInbound })).toThrow(
       /failsafeInbound has more than 32 entries/,
     );
   });
