@@ -1,0 +1,74 @@
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import * as provider from "../../provider/xdp/provider";
+import type { NodeAttachment } from "../../sdk/xdp/programArgs";
+import { kernelSkip } from "../support/kernel";
+import { createTestbed, type Testbed } from "../support/netns";
+import { REPO_ROOT } from "../support/paths";
+
+const skip = kernelSkip(["clang", "bpftool", "ip", "llvm-objdump"]);
+
+describe.skipIf(skip)("XdpProgram with your own XDP source", () => {
+  let tb: Testbed;
+  beforeAll(() => {
+    tb = createTestbed();
+  });
+  afterAll(() => tb?.destroy());
+  const inputs = (section?: string) => ({
+    nodes: [{ name: "n1", connection: { type: "netns", netns: tb.server.netns } }],
+    interfaceName: tb.server.iface,
+    source: join(REPO_ROOT, "bench", "programs", "empty.c"),
+    ...(section ? { section } : {}),
+  });
+
+  it("GIVEN a custom source WHEN created THEN it is built, attached, refreshed without drift and removed", async () => {
+    const checked = (await provider.check({}, inputs())).inputs;
+    expect(checked).toMatchObject({ ruleCount: 0 });
+    const { id, outs } = await provider.create(checked as never);
+    const [attachment] = outs.attachments as NodeAttachment[];
+    expect(attachment).toMatchObject({ status: "attached" });
+    const [link] = JSON.parse(
+      execFileSync("ip", ["-n", tb.server.netns, "-j", "link", "show", "dev", tb.server.iface], {
+        encoding: "utf8",
+      }),
+    );
+    expect(link.xdp.prog).toMatchObject({ id: attachment!.programId, name: "xdp_empty" });
+    const refreshed = (await provider.read(id, outs as never)).props as { attachments: NodeAttachment[] };
+    expect(refreshed.attachments[0]).toMatchObject({ status: "attached" });
+    expect(refreshed.attachments[0]!.drift).toBeUndefined();
+    await provider.delete(id, outs as never);
+    expect(
+      JSON.parse(
+        execFileSync("ip", ["-n", tb.server.netns, "-j", "link", "show", "dev", tb.server.iface], {
+          encoding: "utf8",
+        }),
+      )[0].xdp,
+    ).toBeUndefined();
+  });
+
+  it("GIVEN a section the object does not have WHEN created THEN the node fails saying so", async () => {
+    const checked = (await provider.check({}, inputs("xdp/nope"))).inputs;
+    await expect(provider.create(checked as never)).rejects.toThrow(/has no section "xdp\/nope"/);
+  });
+});
+
+describe("no code path builds a shell command string", () => {
+  it("GIVEN the sources WHEN scanned THEN child processes are started with argument vectors only", () => {
+    const files = execFileSync("git", ["ls-files", "sdk", "provider", "bench", "scripts", "test"], {
+      cwd: REPO_ROOT,
+      encoding: "utf8",
+    })
+      .split("\n")
+      .filter((f) => /\.(ts|js)$/.test(f));
+    const offenders = files.filter((f) => {
+      const text = readFileSync(join(REPO_ROOT, f), "utf8");
+      return /\bexecSync\(|\bexec\(\s*[`"']|shell:\s*true|child_process"\)\.exec\b|import \{[^}]*\bexec\b[^}]*\} from "node:child_process"/.test(
+        text,
+      );
+    });
+    expect(files.length).toBeGreaterThan(20);
+    expect(offenders).toEqual([]);
+  });
+});
