@@ -1,12 +1,10 @@
 #!/usr/bin/env bash
-# The demo. For now it sets the machine up and prints the Calico objects examples/redis-host renders;
-# the XDP part attaches once the XdpProgram provider lands.
+# npm run demo / npm run demo:destroy. Installs what is missing (Debian packages, npm dependencies, the
+# Pulumi engine built from Go modules: minutes the first time), then runs scripts/demo.ts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ "${1:-}" = "destroy" ]; then
-  echo "demo: nothing to tear down yet"
-  exit 0
-fi
 bash scripts/setup.sh
-echo "demo: Calico objects rendered by examples/redis-host:"
-node scripts/render-example.js redis-host
+echo "demo: providing the Pulumi engine (scripts/engine.sh)"
+CALICO_XDP_ENGINE_BIN=$(bash scripts/engine.sh)
+export CALICO_XDP_ENGINE_BIN
+exec node dist/scripts/demo.js "${1:-up}"

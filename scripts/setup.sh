@@ -26,4 +26,8 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "$want" >"$stamp"
 fi
 
+# The dynamic provider loads pulumi-calico-xdp/provider from the program's node_modules, as an
+# installed package would; from this repository that name is the repository itself.
+ln -sfn .. node_modules/pulumi-calico-xdp
+
 npm run --silent build
