@@ -7,6 +7,7 @@ import type { NodeAttachment } from "../../sdk/xdp/programArgs";
 import { kernelSkip } from "../support/kernel";
 import { createTestbed, type Testbed } from "../support/netns";
 import { REPO_ROOT } from "../support/paths";
+import { attachedProgram } from "../support/xdpLink";
 
 const skip = kernelSkip(["clang", "bpftool", "ip", "llvm-objdump"]);
 
@@ -29,23 +30,15 @@ describe.skipIf(skip)("XdpProgram with your own XDP source", () => {
     const { id, outs } = await provider.create(checked as never);
     const [attachment] = outs.attachments as NodeAttachment[];
     expect(attachment).toMatchObject({ status: "attached" });
-    const [link] = JSON.parse(
-      execFileSync("ip", ["-n", tb.server.netns, "-j", "link", "show", "dev", tb.server.iface], {
-        encoding: "utf8",
-      }),
-    );
-    expect(link.xdp.prog).toMatchObject({ id: attachment!.programId, name: "xdp_empty" });
+    expect(attachedProgram(tb.server.netns, tb.server.iface)).toMatchObject({
+      id: attachment!.programId,
+      name: "xdp_empty",
+    });
     const refreshed = (await provider.read(id, outs as never)).props as { attachments: NodeAttachment[] };
     expect(refreshed.attachments[0]).toMatchObject({ status: "attached" });
     expect(refreshed.attachments[0]!.drift).toBeUndefined();
     await provider.delete(id, outs as never);
-    expect(
-      JSON.parse(
-        execFileSync("ip", ["-n", tb.server.netns, "-j", "link", "show", "dev", tb.server.iface], {
-          encoding: "utf8",
-        }),
-      )[0].xdp,
-    ).toBeUndefined();
+    expect(attachedProgram(tb.server.netns, tb.server.iface)).toBeUndefined();
   });
 
   it("GIVEN a section the object does not have WHEN created THEN the node fails saying so", async () => {

@@ -11,15 +11,9 @@ import { background, inNetns } from "../support/hosts";
 import { kernelSkip } from "../support/kernel";
 import { createTestbed, type Testbed } from "../support/netns";
 import { REPO_ROOT } from "../support/paths";
+import { attachedId, detachFromOutside } from "../support/xdpLink";
 
 const skip = kernelSkip();
-
-function attachedId(netns: string, iface: string): number | undefined {
-  const [link] = JSON.parse(
-    execFileSync("ip", ["-n", netns, "-j", "link", "show", "dev", iface], { encoding: "utf8" }),
-  );
-  return link?.xdp?.prog?.id;
-}
 
 describe.skipIf(skip)("XdpProgram provider on netns nodes", () => {
   let tb: Testbed;
@@ -147,17 +141,7 @@ describe.skipIf(skip)("XdpProgram provider on netns nodes", () => {
   });
 
   it("GIVEN the program detached from outside WHEN refreshed THEN drift is reported, and update re-attaches", async () => {
-    execFileSync("ip", [
-      "netns",
-      "exec",
-      tb.server.netns,
-      "bpftool",
-      "net",
-      "detach",
-      outs.attachments[0]!.mode === "generic" ? "xdpgeneric" : "xdpdrv",
-      "dev",
-      tb.server.iface,
-    ]);
+    detachFromOutside(tb.server.netns, tb.server.iface, outs.attachments[0]!.mode);
     const refreshed = await provider.read(id, outs as never);
     expect(refreshed.id).toBe(id);
     const props = refreshed.props as typeof outs;
