@@ -8,8 +8,8 @@
 import { execFile, execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, rmSync, symlinkSync } from "node:fs";
 import { homedir } from "node:os";
-import { join, resolve } from "node:path";
-import { LocalWorkspace } from "@pulumi/pulumi/automation";
+import { dirname, join, resolve } from "node:path";
+import { LocalWorkspace, PulumiCommand } from "@pulumi/pulumi/automation";
 
 const ROOT = resolve(__dirname, "../..");
 const DEMO = join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "calico-xdp", "demo");

@@ -25,6 +25,5 @@ export function engineEnv(bin: string, home: string): Record<string, string> {
     PULUMI_HOME: home,
     PULUMI_CONFIG_PASSPHRASE: "calico-xdp-tests",
     PULUMI_SKIP_UPDATE_CHECK: "true",
-    PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK: "true",
   };
 }

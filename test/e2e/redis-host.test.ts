@@ -1,0 +1,189 @@
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { LocalWorkspace, PulumiCommand, type Stack } from "@pulumi/pulumi/automation";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { redisHostFromConfig } from "../../examples/redis-host/program";
+import { PIN_ROOT } from "../../provider/xdp/node";
+import type { NodeAttachment } from "../../sdk/xdp/programArgs";
+import { engine, engineEnv } from "../support/engine";
+import { inNetns } from "../support/hosts";
+import { kernelSkip } from "../support/kernel";
+import { createTestbed, type Testbed } from "../support/netns";
+import { REPO_ROOT } from "../support/paths";
+import { redisPing, startRedis } from "../support/redis";
+import { attachedId, detachFromOutside } from "../support/xdpLink";
+
+const skip = kernelSkip(["clang", "bpftool", "ip", "redis-server", "redis-cli"]);
+const XDP = "pulumi-nodejs:dynamic/calico-xdp:XdpProgram";
+
+describe.skipIf(skip)(
+  "examples/redis-host through the real Pulumi engine (Automation API, file backend)",
+  () => {
+    let tb: Testbed;
+    let redis: { stop: () => void };
+    let stack: Stack;
+    let work: string;
+    let yamlDir: string;
+
+    const config = (clientCidrs: string[]) => ({
+      nodes: {
+        value: JSON.stringify([
+          { name: "redis-1", interfaceName: tb.server.iface, ip: tb.server.address, netns: tb.server.netns },
+        ]),
+      },
+      clientCidrs: { value: JSON.stringify(clientCidrs) },
+      renderYamlTo: { value: yamlDir },
+    });
+    const xdpState = async () => {
+      const state = (await stack.exportStack()).deployment as {
+        resources?: { type: string; outputs?: { attachments?: NodeAttachment[] } }[];
+      };
+      return state.resources?.find((r) => r.type === XDP)?.outputs?.attachments?.[0];
+    };
+    const xdpUrn = async () => {
+      const state = (await stack.exportStack()).deployment as { resources: { type: string; urn: string }[] };
+      return state.resources.find((r) => r.type === XDP)!.urn;
+    };
+    const deniedConnect = () =>
+      inNetns(tb.client.netns, "tcp-connect", tb.server.address, "6379", tb.client.deniedAddress);
+
+    beforeAll(async () => {
+      const { bin, skip: noEngine } = engine();
+      if (noEngine) throw new Error(noEngine);
+      tb = createTestbed();
+      redis = await startRedis(tb.server.netns);
+      work = mkdtempSync(join(tmpdir(), "calico-xdp-e2e-"));
+      yamlDir = join(work, "rendered");
+      mkdirSync(join(work, "state"));
+      // The dynamic provider plugin resolves @pulumi/pulumi and pulumi-calico-xdp from the program directory.
+      symlinkSync(join(REPO_ROOT, "node_modules"), join(work, "node_modules"));
+      stack = await LocalWorkspace.createOrSelectStack(
+        { projectName: "redis-host", stackName: "e2e", program: async () => redisHostFromConfig() },
+        {
+          workDir: work,
+          envVars: engineEnv(bin!, join(work, "home")),
+          pulumiCommand: await PulumiCommand.get({ root: dirname(bin!), skipVersionCheck: true }),
+          projectSettings: {
+            name: "redis-host",
+            runtime: "nodejs",
+            backend: { url: `file://${join(work, "state")}` },
+          },
+        },
+      );
+      await stack.setAllConfig(config([`${tb.client.address}/32`]));
+    }, 3_600_000);
+
+    afterAll(async () => {
+      try {
+        await stack?.destroy();
+      } finally {
+        redis?.stop();
+        tb?.destroy();
+        if (work) rmSync(work, { recursive: true, force: true });
+      }
+    }, 300_000);
+
+    it("1. preview plans the HostEndpoint, UntrackedPolicy and XdpProgram and touches no node", async () => {
+      const preview = await stack.preview();
+      expect(preview.changeSummary.create).toBeGreaterThanOrEqual(5);
+      expect(preview.stdout).toMatch(/calico-xdp:index:HostEndpoint/);
+      expect(preview.stdout).toMatch(/calico-xdp:index:UntrackedPolicy/);
+      expect(preview.stdout).toMatch(/pulumi-nodejs:dynamic\/calico-xdp:XdpProgram/);
+      expect(attachedId(tb.server.netns, tb.server.iface)).toBeUndefined();
+      expect(existsSync(yamlDir)).toBe(false);
+    });
+
+    it("2. up renders the Calico objects and attaches the filter: the allowed client PINGs, a denied source cannot connect", async () => {
+      const up = await stack.up();
+      expect(up.summary.result).toBe("succeeded");
+      const manifests = readdirSync(join(yamlDir, "1-manifest"));
+      expect(manifests).toEqual(
+        expect.arrayContaining([
+          expect.stringMatching(/globalnetworkpolicy.*redis-untracked/i),
+          expect.stringMatching(/hostendpoint.*redis-1/i),
+        ]),
+      );
+      const attachment = (up.outputs.attachments!.value as NodeAttachment[])[0]!;
+      expect(attachment).toMatchObject({ status: "attached", ruleCount: 2 });
+      expect(attachedId(tb.server.netns, tb.server.iface)).toBe(attachment.programId);
+      expect(await redisPing(tb.client.netns, tb.server.address)).toBe("PONG");
+      expect(await deniedConnect()).toBe("timeout");
+      const status = JSON.parse(
+        execFileSync(
+          process.execPath,
+          [join(REPO_ROOT, "dist", "provider", "cli.js"), "status", "--netns", tb.server.netns, "--json"],
+          { encoding: "utf8" },
+        ),
+      );
+      const rules = Object.fromEntries(
+        (status[0].rules as { rule: number; packets: string }[]).map((r) => [r.rule, Number(r.packets)]),
+      );
+      expect(rules[0]).toBeGreaterThan(0);
+      expect(rules[1]).toBeGreaterThan(0);
+    });
+
+    it("3. a second up with no change changes nothing", async () => {
+      const up = await stack.up();
+      expect(up.summary.resourceChanges).not.toHaveProperty("update");
+      expect(up.summary.resourceChanges).not.toHaveProperty("create");
+      expect(up.summary.resourceChanges).not.toHaveProperty("replace");
+    });
+
+    it("4. changing an allowed CIDR is an update of the XdpProgram and the policy, applied in place", async () => {
+      const before = attachedId(tb.server.netns, tb.server.iface);
+      await stack.setAllConfig(config([`${tb.client.address}/32`, `${tb.client.deniedAddress}/32`]));
+      const ops: Record<string, string> = {};
+      const preview = await stack.preview({
+        diff: true,
+        onEvent: (event) => {
+          const meta = event.resourcePreEvent?.metadata;
+          if (meta && meta.op !== "same") ops[meta.type] = meta.op;
+        },
+      });
+      expect(ops[XDP]).toBe("update");
+      expect(ops["kubernetes:projectcalico.org/v3:GlobalNetworkPolicy"]).toBe("update");
+      expect(preview.changeSummary.replace ?? 0).toBe(0);
+      expect(preview.stdout).toMatch(/mapsSha256/);
+      await stack.up();
+      expect(attachedId(tb.server.netns, tb.server.iface)).toBe(before);
+      expect(await deniedConnect()).toBe("connected");
+    });
+
+    it("5. a program detached from outside shows as drift on refresh, and up re-attaches", async () => {
+      detachFromOutside(tb.server.netns, tb.server.iface, (await xdpState())?.mode);
+      // Only the filter: rendered Calico objects have no cluster to be read back from.
+      await stack.refresh({ target: [await xdpUrn()] });
+      expect(await xdpState()).toMatchObject({
+        status: "detached",
+        drift: `no XDP program on ${tb.server.iface}`,
+      });
+      await stack.up();
+      const attachment = await xdpState();
+      expect(attachment).toMatchObject({ status: "attached" });
+      expect(attachedId(tb.server.netns, tb.server.iface)).toBe(attachment!.programId);
+    });
+
+    it("7. an invalid CIDR in the stack config fails preview with the field path and changes nothing", async () => {
+      const before = attachedId(tb.server.netns, tb.server.iface);
+      await stack.setAllConfig(config(["198.18.0.1/24"]));
+      await expect(stack.preview()).rejects.toThrow(
+        /ingress\[0\]\.source\.nets\[0\] "198\.18\.0\.1\/24" is not a network address: did you mean "198\.18\.0\.0\/24"\?/,
+      );
+      expect(attachedId(tb.server.netns, tb.server.iface)).toBe(before);
+      await stack.setAllConfig(config([`${tb.client.address}/32`]));
+    });
+
+    it("6. destroy removes the Calico objects and detaches the program, leaving no pins", async () => {
+      const destroyed = await stack.destroy();
+      expect(destroyed.summary.result).toBe("succeeded");
+      expect(attachedId(tb.server.netns, tb.server.iface)).toBeUndefined();
+      expect(existsSync(join(yamlDir, "1-manifest")) ? readdirSync(join(yamlDir, "1-manifest")) : []).toEqual(
+        [],
+      );
+      expect(existsSync(PIN_ROOT) ? readdirSync(PIN_ROOT) : []).toEqual([]);
+      expect(await redisPing(tb.client.netns, tb.server.address)).toBe("PONG");
+    });
+  },
+);
