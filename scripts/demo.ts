@@ -6,10 +6,11 @@
  * Run through scripts/demo.sh, which installs what is missing and builds the engine first.
  */
 import { execFile, execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, rmSync, symlinkSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { homedir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { LocalWorkspace, PulumiCommand } from "@pulumi/pulumi/automation";
+import { join, resolve } from "node:path";
+import { LocalWorkspace } from "@pulumi/pulumi/automation";
+import { engineWorkspace } from "./workspace";
 
 const ROOT = resolve(__dirname, "../..");
 const DEMO = join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "calico-xdp", "demo");
@@ -114,34 +115,16 @@ function ping(from: string): Promise<string> {
 }
 
 async function stack() {
-  mkdirSync(join(DEMO, "state"), { recursive: true });
-  const work = join(DEMO, "work");
-  mkdirSync(work, { recursive: true });
-  // The dynamic provider plugin resolves @pulumi/pulumi and pulumi-calico-xdp from the program directory.
-  if (!existsSync(join(work, "node_modules")))
-    symlinkSync(join(ROOT, "node_modules"), join(work, "node_modules"));
   const engineBin = process.env.CALICO_XDP_ENGINE_BIN;
-  if (!engineBin)
+  if (!engineBin) {
     throw new Error(
       "run the demo through scripts/demo.sh (it builds the engine and sets CALICO_XDP_ENGINE_BIN)",
     );
+  }
   const { redisHostFromConfig } = require(join(ROOT, "dist", "examples", "redis-host", "program.js"));
   return LocalWorkspace.createOrSelectStack(
     { projectName: "redis-host", stackName: "demo", program: async () => redisHostFromConfig() },
-    {
-      workDir: work,
-      envVars: {
-        PATH: `${engineBin}:${process.env.PATH}`,
-        PULUMI_HOME: join(DEMO, "pulumi-home"),
-        PULUMI_CONFIG_PASSPHRASE: "calico-xdp-demo",
-        PULUMI_SKIP_UPDATE_CHECK: "true",
-      },
-      projectSettings: {
-        name: "redis-host",
-        runtime: "nodejs",
-        backend: { url: `file://${join(DEMO, "state")}` },
-      },
-    },
+    await engineWorkspace(engineBin, DEMO, "calico-xdp-demo"),
   );
 }
 

@@ -2,12 +2,13 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { LocalWorkspace, PulumiCommand, type Stack } from "@pulumi/pulumi/automation";
+import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { redisHostFromConfig } from "../../examples/redis-host/program";
 import { PIN_ROOT } from "../../provider/xdp/node";
+import { engineWorkspace } from "../../scripts/workspace";
 import type { NodeAttachment } from "../../sdk/xdp/programArgs";
-import { engine, engineEnv } from "../support/engine";
+import { engine } from "../support/engine";
 import { inNetns } from "../support/hosts";
 import { kernelSkip } from "../support/kernel";
 import { createTestbed, type Testbed } from "../support/netns";
@@ -56,21 +57,9 @@ describe.skipIf(skip)(
       redis = await startRedis(tb.server.netns);
       work = mkdtempSync(join(tmpdir(), "calico-xdp-e2e-"));
       yamlDir = join(work, "rendered");
-      mkdirSync(join(work, "state"));
-      // The dynamic provider plugin resolves @pulumi/pulumi and pulumi-calico-xdp from the program directory.
-      symlinkSync(join(REPO_ROOT, "node_modules"), join(work, "node_modules"));
       stack = await LocalWorkspace.createOrSelectStack(
         { projectName: "redis-host", stackName: "e2e", program: async () => redisHostFromConfig() },
-        {
-          workDir: work,
-          envVars: engineEnv(bin!, join(work, "home")),
-          pulumiCommand: await PulumiCommand.get({ root: dirname(bin!), skipVersionCheck: true }),
-          projectSettings: {
-            name: "redis-host",
-            runtime: "nodejs",
-            backend: { url: `file://${join(work, "state")}` },
-          },
-        },
+        await engineWorkspace(bin!, work, "calico-xdp-tests"),
       );
       await stack.setAllConfig(config([`${tb.client.address}/32`]));
     }, 3_600_000);

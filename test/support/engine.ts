@@ -17,13 +17,3 @@ export function engine(): { bin?: string; skip?: string } {
   }).trim();
   return { bin };
 }
-
-/** Environment for Automation API runs: the engine first on PATH, a private PULUMI_HOME, passphrase secrets. */
-export function engineEnv(bin: string, home: string): Record<string, string> {
-  return {
-    PATH: `${bin}:${process.env.PATH}`,
-    PULUMI_HOME: home,
-    PULUMI_CONFIG_PASSPHRASE: "calico-xdp-tests",
-    PULUMI_SKIP_UPDATE_CHECK: "true",
-  };
-}
