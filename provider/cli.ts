@@ -6,9 +6,12 @@ import { formatIssues } from "../sdk/calico/zodkit";
 import { xdpPolicySchema } from "../sdk/xdp/policy";
 import { buildObject } from "./bpf/build";
 import { LoadedFilter } from "./bpf/filter";
+import { previewComment } from "./previewComment";
 import { formatStatus, xdpStatus } from "./status";
 
 const USAGE = `usage:
+  calico-xdp preview-comment < preview.json
+      turn \`pulumi preview --json\` output (or a preview's event log) into a Markdown pull-request comment
   calico-xdp status [--netns NAME] [--interface IF] [--json]
       what XDP programs are attached (ours or not), their mode, and our per-rule counters
   calico-xdp build [--source FILE]
@@ -91,7 +94,25 @@ async function status(args: string[]): Promise<void> {
   process.stdout.write(values.json ? `${JSON.stringify(result)}\n` : formatStatus(result));
 }
 
-const COMMANDS: Record<string, (args: string[]) => Promise<void>> = { build, status, verdict };
+async function comment(args: string[]): Promise<void> {
+  parseArgs({ args, options: {} });
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  let markdown: string;
+  try {
+    markdown = previewComment(Buffer.concat(chunks).toString("utf8"));
+  } catch (error) {
+    throw new UsageError(`stdin is not a Pulumi preview: ${(error as Error).message}`);
+  }
+  process.stdout.write(markdown);
+}
+
+const COMMANDS: Record<string, (args: string[]) => Promise<void>> = {
+  build,
+  "preview-comment": comment,
+  status,
+  verdict,
+};
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;

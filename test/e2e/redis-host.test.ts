@@ -124,13 +124,31 @@ describe.skipIf(skip)(
       const before = attachedId(tb.server.netns, tb.server.iface);
       await stack.setAllConfig(config([`${tb.client.address}/32`, `${tb.client.deniedAddress}/32`]));
       const ops: Record<string, string> = {};
+      const events: string[] = [];
       const preview = await stack.preview({
         diff: true,
         onEvent: (event) => {
+          events.push(JSON.stringify(event));
           const meta = event.resourcePreEvent?.metadata;
           if (meta && meta.op !== "same") ops[meta.type] = meta.op;
         },
       });
+      // The pull-request comment from this real preview's event log.
+      const comment = execFileSync(
+        process.execPath,
+        [join(REPO_ROOT, "dist", "provider", "cli.js"), "preview-comment"],
+        {
+          input: events.join("\n"),
+          encoding: "utf8",
+        },
+      );
+      expect(comment).toMatch(/^### Pulumi preview: 2 to update\n/);
+      expect(comment).toMatch(
+        new RegExp(
+          `\\| \`redis-untracked-xdp\` \\| update \\| redis-1 \\(netns ${tb.server.netns}\\) \\| ${tb.server.iface} \\| 2 \\| \`[0-9a-f]{12}\` \\| \`[0-9a-f]{12}\` → \`[0-9a-f]{12}\` \\| redis-1: (native|generic) \\|`,
+        ),
+      );
+      expect(comment).toMatch(/\| GlobalNetworkPolicy \| `redis-untracked` \| update/);
       expect(ops[XDP]).toBe("update");
       expect(ops["kubernetes:projectcalico.org/v3:GlobalNetworkPolicy"]).toBe("update");
       expect(preview.changeSummary.replace ?? 0).toBe(0);
