@@ -4,9 +4,8 @@
  */
 import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { BPFFS, ensureBpffs, runProgram, writeMaps } from "../provider/bpf/bpftool";
+import { BPFFS, ensureBpffs, loadPinned, runProgram, writeMaps } from "../provider/bpf/bpftool";
 import { buildObject } from "../provider/bpf/build";
-import { run } from "../provider/bpf/exec";
 import { LoadedFilter } from "../provider/bpf/filter";
 import { formatIp } from "../sdk/calico/cidr";
 import type { RuleInput } from "../sdk/calico/rule";
@@ -28,7 +27,7 @@ async function baseline(file: string, frame: Buffer): Promise<Sample> {
   const dir = join(BPFFS, `calico-xdp-bench-${process.pid}-${file.replace(/\W/g, "")}`);
   mkdirSync(dir);
   try {
-    await run("bpftool", ["prog", "load", object.path, join(dir, "prog"), "type", "xdp", "pinmaps", dir]);
+    await loadPinned(object.path, dir);
     if (file === "single_lookup.c") {
       await writeMaps(dir, { sources: [{ key: Buffer.from([198, 18, 0, 1]), value: Buffer.alloc(8) }] });
     }

@@ -13,54 +13,84 @@ export async function ensureBpffs(): Promise<void> {
   await run("mount", ["-t", "bpf", "bpf", BPFFS]);
 }
 
-const hexBytes = (buffer: Buffer): string[] => [...buffer].map((b) => b.toString(16).padStart(2, "0"));
-
-/** Loads an XDP object, pinning the program at `<dir>/prog` and its maps at `<dir>/<map name>`. */
-export async function loadPinned(objectPath: string, dir: string): Promise<void> {
-  await run("bpftool", ["prog", "load", objectPath, join(dir, "prog"), "type", "xdp", "pinmaps", dir]);
+/**
+ * Where bpftool runs: this machine by default, or a node's transport (which runs commands on the host
+ * that holds the node's bpffs and copies local files there).
+ */
+export interface BpftoolHost {
+  host(file: string, args: readonly string[]): Promise<string>;
+  upload(localPath: string): Promise<string>;
 }
 
+export const LOCAL: BpftoolHost = { host: (file, args) => run(file, args), upload: async (path) => path };
+
+const hex = (b: Buffer) => [...b].map((x) => x.toString(16).padStart(2, "0")).join(" ");
+
+/** Loads an XDP object, pinning the program at `<dir>/prog` and its maps at `<dir>/<map name>`. */
+export async function loadPinned(objectPath: string, dir: string, on: BpftoolHost = LOCAL): Promise<void> {
+  await on.host("bpftool", [
+    "prog",
+    "load",
+    await on.upload(objectPath),
+    join(dir, "prog"),
+    "type",
+    "xdp",
+    "pinmaps",
+    dir,
+  ]);
+}
+
+/** Maps whose entries cannot be deleted, only zeroed. */
+const ARRAY_MAPS = new Set(["config", "proto_match", "sport_match", "dport_match", "icmp_match"]);
+
 /**
- * Writes map entries with one `bpftool batch` run: `updates` are written, `deletes` removed (hash and
- * LPM maps) or zeroed (array maps, given as updates with a zero value by the caller).
+ * bpftool batch lines that take the maps in `dir` from `before` to `after`: stale keys are deleted (hash,
+ * LPM) or zeroed (arrays), then every entry of `after` is written.
  */
-export async function writeMaps(
+export function mapUpdateLines(
   dir: string,
-  updates: Readonly<Record<string, readonly MapEntry[]>>,
-  deletes: Readonly<Record<string, readonly Buffer[]>> = {},
-): Promise<void> {
+  after: Readonly<Record<string, readonly MapEntry[]>>,
+  before: Readonly<Record<string, readonly MapEntry[]>> = {},
+): string[] {
   const lines: string[] = [];
-  for (const [name, keys] of Object.entries(deletes)) {
-    for (const key of keys)
-      lines.push(["map", "delete", "pinned", join(dir, name), "key", "hex", ...hexBytes(key)].join(" "));
-  }
-  for (const [name, entries] of Object.entries(updates)) {
+  for (const [name, entries] of Object.entries(before)) {
+    const keep = new Set((after[name] ?? []).map((e) => e.key.toString("hex")));
     for (const { key, value } of entries) {
+      if (keep.has(key.toString("hex"))) continue;
       lines.push(
-        [
-          "map",
-          "update",
-          "pinned",
-          join(dir, name),
-          "key",
-          "hex",
-          ...hexBytes(key),
-          "value",
-          "hex",
-          ...hexBytes(value),
-        ].join(" "),
+        ARRAY_MAPS.has(name)
+          ? `map update pinned ${join(dir, name)} key hex ${hex(key)} value hex ${hex(Buffer.alloc(value.length))}`
+          : `map delete pinned ${join(dir, name)} key hex ${hex(key)}`,
       );
     }
   }
+  for (const [name, entries] of Object.entries(after)) {
+    for (const { key, value } of entries)
+      lines.push(`map update pinned ${join(dir, name)} key hex ${hex(key)} value hex ${hex(value)}`);
+  }
+  return lines;
+}
+
+/** Runs bpftool commands in one `bpftool batch` (thousands of map updates in one process). */
+export async function bpftoolBatch(lines: readonly string[], on: BpftoolHost = LOCAL): Promise<void> {
   if (lines.length === 0) return;
   const tmp = mkdtempSync(join(tmpdir(), "calico-xdp-batch-"));
   try {
     const file = join(tmp, "batch");
     writeFileSync(file, `${lines.join("\n")}\n`);
-    await run("bpftool", ["batch", "file", file], { timeoutMs: 600_000 });
+    await on.host("bpftool", ["batch", "file", await on.upload(file)]);
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
+}
+
+/** Writes map entries (e.g. a freshly loaded program's, which start empty). */
+export function writeMaps(
+  dir: string,
+  maps: Readonly<Record<string, readonly MapEntry[]>>,
+  on: BpftoolHost = LOCAL,
+): Promise<void> {
+  return bpftoolBatch(mapUpdateLines(dir, maps), on);
 }
 
 /** Per-CPU array values summed over CPUs, by index, decoded as two u64 (packets, bytes). */

@@ -1,10 +1,8 @@
 import { createHash, randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { MapEntry } from "../../sdk/xdp/compile";
 import type { NodeAttachment, XdpNode } from "../../sdk/xdp/programArgs";
-import { BPFFS } from "../bpf/bpftool";
+import { BPFFS, bpftoolBatch, loadPinned, mapUpdateLines, writeMaps } from "../bpf/bpftool";
 import type { NodeTransport } from "./transport";
 
 /** Where one resource keeps its pins on a node: <BPFFS>/calico-xdp/<resource id>/<node name>/<version>. */
@@ -103,51 +101,6 @@ export interface Previous {
   readonly maps: Readonly<Record<string, readonly MapEntry[]>>;
 }
 
-const ARRAY_MAPS = new Set(["config", "proto_match", "sport_match", "dport_match", "icmp_match"]);
-
-/** One bpftool batch run (a local file uploaded to the node when it is remote). */
-async function bpftoolBatch(t: NodeTransport, lines: readonly string[]): Promise<void> {
-  if (lines.length === 0) return;
-  const tmp = mkdtempSync(join(tmpdir(), "calico-xdp-batch-"));
-  try {
-    const file = join(tmp, "batch");
-    writeFileSync(file, `${lines.join("\n")}\n`);
-    await t.host("bpftool", ["batch", "file", await t.upload(file)]);
-  } finally {
-    rmSync(tmp, { recursive: true, force: true });
-  }
-}
-
-const hex = (b: Buffer) => [...b].map((x) => x.toString(16).padStart(2, "0")).join(" ");
-
-/**
- * Map rewrite from `before` to `after`: stale keys are deleted (hash, LPM) or zeroed (arrays), then
- * every desired entry is written.
- */
-export function mapUpdateLines(
-  dir: string,
-  after: Readonly<Record<string, readonly MapEntry[]>>,
-  before: Readonly<Record<string, readonly MapEntry[]>> = {},
-): string[] {
-  const lines: string[] = [];
-  for (const [name, entries] of Object.entries(before)) {
-    const keep = new Set((after[name] ?? []).map((e) => e.key.toString("hex")));
-    for (const { key, value } of entries) {
-      if (keep.has(key.toString("hex"))) continue;
-      lines.push(
-        ARRAY_MAPS.has(name)
-          ? `map update pinned ${join(dir, name)} key hex ${hex(key)} value hex ${hex(Buffer.alloc(value.length))}`
-          : `map delete pinned ${join(dir, name)} key hex ${hex(key)}`,
-      );
-    }
-  }
-  for (const [name, entries] of Object.entries(after)) {
-    for (const { key, value } of entries)
-      lines.push(`map update pinned ${join(dir, name)} key hex ${hex(key)} value hex ${hex(value)}`);
-  }
-  return lines;
-}
-
 async function attach(
   t: NodeTransport,
   iface: string,
@@ -203,7 +156,7 @@ export async function converge(
     prev.pinDir === owner.dir &&
     prev.objectSha256 === desired.objectSha256;
   if (inPlace) {
-    await bpftoolBatch(t, mapUpdateLines(owner.dir, desired.maps, previous!.maps));
+    await bpftoolBatch(mapUpdateLines(owner.dir, desired.maps, previous!.maps), t);
     return attachment(node, owner.program, desired, owner.dir);
   }
 
@@ -211,18 +164,9 @@ export async function converge(
   await t.host("mkdir", ["-p", dir]);
   let loadedId: number;
   try {
-    await t.host("bpftool", [
-      "prog",
-      "load",
-      await t.upload(desired.objectPath),
-      join(dir, "prog"),
-      "type",
-      "xdp",
-      "pinmaps",
-      dir,
-    ]);
+    await loadPinned(desired.objectPath, dir, t);
     // The maps are complete before the program is attached: a swap never exposes an empty policy.
-    await bpftoolBatch(t, mapUpdateLines(dir, desired.maps));
+    await writeMaps(dir, desired.maps, t);
     loadedId = (
       JSON.parse(await t.host("bpftool", ["prog", "show", "pinned", join(dir, "prog"), "-j"])) as {
         id: number;
