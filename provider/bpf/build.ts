@@ -31,31 +31,39 @@ function clangFlags(): string[] {
   return ["-O2", "-g", "-Wall", "-Werror", "-target", "bpf", `-I/usr/include/${arch}-linux-gnu`];
 }
 
+const policySource = () => join(packageRoot(), "bpf", "xdp_policy.c");
+
 /**
- * Compiles an XDP program with clang (`-O2 -g -target bpf`) into a content-addressed cache keyed by
- * the sources, the flags and the compiler version, so each distinct program is built once per machine.
- * With no `source`, builds the policy filter in bpf/.
+ * sha256 of what a build reads, clang aside: the source, the headers beside it and the flags. Pure, so
+ * a preview can tell a program change without compiling.
  */
-export async function buildObject(
-  source: string = join(packageRoot(), "bpf", "xdp_policy.c"),
-): Promise<BuiltObject> {
+export function sourceDigest(source: string = policySource()): string {
   const sourceDir = dirname(source);
-  const flags = clangFlags();
-  const version = await run("clang", ["--version"]);
-  const hash = createHash("sha256");
-  hash.update(`${flags.join(" ")}\n${version}\n${readFileSync(source, "utf8")}\n`);
+  const hash = createHash("sha256").update(`${clangFlags().join(" ")}\n${readFileSync(source, "utf8")}\n`);
   for (const header of readdirSync(sourceDir)
     .filter((f) => f.endsWith(".h"))
     .sort()) {
     hash.update(`${header}\n${readFileSync(join(sourceDir, header), "utf8")}\n`);
   }
-  const key = hash.digest("hex");
+  return hash.digest("hex");
+}
+
+/**
+ * Compiles an XDP program with clang (`-O2 -g -target bpf`) into a content-addressed cache keyed by
+ * the sources, the flags and the compiler version, so each distinct program is built once per machine.
+ * With no `source`, builds the policy filter in bpf/.
+ */
+export async function buildObject(source: string = policySource()): Promise<BuiltObject> {
+  const version = await run("clang", ["--version"]);
+  const key = createHash("sha256")
+    .update(`${sourceDigest(source)}\n${version}`)
+    .digest("hex");
   const dir = join(cacheDir(), "objects");
   const path = join(dir, `${key}.o`);
   if (!existsSync(path)) {
     mkdirSync(dir, { recursive: true });
     const partial = `${path}.${process.pid}.tmp`;
-    await run("clang", [...flags, `-I${sourceDir}`, "-c", source, "-o", partial]);
+    await run("clang", [...clangFlags(), `-I${dirname(source)}`, "-c", source, "-o", partial]);
     renameSync(partial, path);
   }
   return { path, key, sha256: createHash("sha256").update(readFileSync(path)).digest("hex") };

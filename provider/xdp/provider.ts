@@ -4,8 +4,7 @@
  * by Pulumi's closure serializer.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync } from "node:fs";
 import type * as pulumi from "@pulumi/pulumi";
 import { formatPath } from "../../sdk/calico/zodkit";
 import { compileXdpPolicy, encodeMaps, type MapEntry } from "../../sdk/xdp/compile";
@@ -16,7 +15,7 @@ import {
   xdpProgramArgsSchema,
 } from "../../sdk/xdp/programArgs";
 import { ensureBpffs } from "../bpf/bpftool";
-import { buildObject, packageRoot } from "../bpf/build";
+import { buildObject, sourceDigest } from "../bpf/build";
 import { run } from "../bpf/exec";
 import { canonicalDigest, converge, type Desired, probe, remove } from "./node";
 import { transportFor } from "./transport";
@@ -53,16 +52,11 @@ function containsUnknown(value: unknown): boolean {
 const pick = (inputs: Inputs) =>
   Object.fromEntries(SPEC_KEYS.filter((k) => inputs[k] !== undefined).map((k) => [k, inputs[k]]));
 
-/** sha256 of what the program is built from (sources and flags), without running clang: pure. */
+/** What a program change shows as in a preview: the sources' digest and the section. */
 function programSourceSha256(spec: XdpProgramSpec): string {
-  const source = spec.source ?? join(packageRoot(), "bpf", "xdp_policy.c");
-  const hash = createHash("sha256").update(readFileSync(source));
-  const dir = join(source, "..");
-  for (const header of readdirSync(dir)
-    .filter((f) => f.endsWith(".h"))
-    .sort())
-    hash.update(readFileSync(join(dir, header)));
-  return hash.update(spec.section ?? "").digest("hex");
+  return createHash("sha256")
+    .update(`${sourceDigest(spec.source)}\n${spec.section ?? ""}`)
+    .digest("hex");
 }
 
 function policyMaps(spec: XdpProgramSpec): Record<string, MapEntry[]> {
