@@ -5,15 +5,16 @@ import { type LocalWorkspaceOptions, PulumiCommand } from "@pulumi/pulumi/automa
 const ROOT = resolve(__dirname, __dirname.includes(`${"dist"}`) ? "../.." : "..");
 
 /**
- * Automation API options for running examples/redis-host with the engine from scripts/engine.sh: that
- * engine first on PATH, a private PULUMI_HOME, passphrase secrets and a file backend under `dir`. The
- * program directory links this repository's node_modules, since the dynamic provider plugin resolves
- * @pulumi/pulumi and pulumi-calico-xdp from there.
+ * Automation API options for running a project (examples/redis-host by default) with the engine from
+ * scripts/engine.sh: that engine first on PATH, a private PULUMI_HOME, passphrase secrets and a file
+ * backend under `dir`. The program directory links this repository's node_modules, since the dynamic
+ * provider plugin resolves @pulumi/pulumi and pulumi-calico-xdp from there.
  */
 export async function engineWorkspace(
   engineBin: string,
   dir: string,
   passphrase: string,
+  project = "redis-host",
 ): Promise<LocalWorkspaceOptions> {
   const work = join(dir, "work");
   mkdirSync(join(dir, "state"), { recursive: true });
@@ -30,7 +31,7 @@ export async function engineWorkspace(
       PULUMI_SKIP_UPDATE_CHECK: "true",
     },
     projectSettings: {
-      name: "redis-host",
+      name: project,
       runtime: "nodejs",
       backend: { url: `file://${join(dir, "state")}` },
     },
