@@ -1,6 +1,6 @@
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { join } from "node:path";
-import type { MapEntry } from "../../sdk/xdp/compile";
+import { type MapEntry, mapsDigest } from "../../sdk/xdp/compile";
 import type { NodeAttachment, XdpNode } from "../../sdk/xdp/programArgs";
 import { BPFFS, bpftoolBatch, loadPinned, mapUpdateLines, writeMaps } from "../bpf/bpftool";
 import type { NodeTransport } from "./transport";
@@ -305,17 +305,5 @@ async function dumpMapsDigest(t: NodeTransport, dir: string): Promise<string> {
       value: Buffer.from(e.value.map((h) => Number.parseInt(h, 16))),
     }));
   }
-  return canonicalDigest(maps);
-}
-
-/** Digest over non-zero entries sorted by key: the same for compiled maps and dumped ones. */
-export function canonicalDigest(maps: Readonly<Record<string, readonly MapEntry[]>>): string {
-  const hash = createHash("sha256");
-  for (const name of Object.keys(maps).sort()) {
-    const lines = maps[name]!.filter((e) => e.value.some((b) => b !== 0))
-      .map((e) => `${e.key.toString("hex")}=${e.value.toString("hex")}`)
-      .sort();
-    if (lines.length) hash.update(`${name}\n${lines.join("\n")}\n`);
-  }
-  return hash.digest("hex");
+  return mapsDigest(maps);
 }

@@ -7,7 +7,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import type * as pulumi from "@pulumi/pulumi";
 import { formatPath } from "../../sdk/calico/zodkit";
-import { compileXdpPolicy, encodeMaps, type MapEntry } from "../../sdk/xdp/compile";
+import { compileXdpPolicy, encodeMaps, type MapEntry, mapsDigest } from "../../sdk/xdp/compile";
 import {
   type NodeAttachment,
   type XdpNode,
@@ -17,7 +17,7 @@ import {
 import { ensureBpffs } from "../bpf/bpftool";
 import { buildObject, sourceDigest } from "../bpf/build";
 import { run } from "../bpf/exec";
-import { canonicalDigest, converge, type Desired, probe, remove } from "./node";
+import { converge, type Desired, probe, remove } from "./node";
 import { transportFor } from "./transport";
 
 const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
@@ -94,7 +94,7 @@ export async function check(_olds: Inputs, news: Inputs): Promise<pulumi.dynamic
       ...rest,
       ...spec,
       programSha256: programSourceSha256(spec),
-      mapsSha256: canonicalDigest(policyMaps(spec)),
+      mapsSha256: mapsDigest(policyMaps(spec)),
       ruleCount: spec.rules?.length ?? 0,
     },
   };
@@ -172,7 +172,7 @@ async function desiredFor(id: string, spec: Outputs): Promise<Desired> {
     objectPath: object.path,
     objectSha256: object.sha256,
     maps,
-    mapsSha256: canonicalDigest(maps),
+    mapsSha256: mapsDigest(maps),
     ruleCount: spec.rules?.length ?? 0,
   };
 }

@@ -325,13 +325,18 @@ export function encodeMaps(compiled: CompiledPolicy): Record<string, MapEntry[]>
   return maps;
 }
 
-/** A digest of the map contents: equal digests mean equal filters, whatever the rule spelling. */
-export function mapsDigest(maps: Record<string, readonly MapEntry[]>): string {
+/**
+ * A digest of map contents: equal digests mean equal filters, whatever the rule spelling. Entries are
+ * sorted by key and all-zero values skipped, so the same digest comes from compiled maps and from maps
+ * dumped off a node (where arrays list every index).
+ */
+export function mapsDigest(maps: Readonly<Record<string, readonly MapEntry[]>>): string {
   const hash = createHash("sha256");
   for (const name of Object.keys(maps).sort()) {
-    hash.update(`${name}\n`);
-    for (const { key, value } of maps[name]!)
-      hash.update(`${key.toString("hex")}=${value.toString("hex")}\n`);
+    const lines = maps[name]!.filter((e) => e.value.some((b) => b !== 0))
+      .map((e) => `${e.key.toString("hex")}=${e.value.toString("hex")}`)
+      .sort();
+    if (lines.length) hash.update(`${name}\n${lines.join("\n")}\n`);
   }
   return hash.digest("hex");
 }

@@ -4,9 +4,9 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureBpffs } from "../../provider/bpf/bpftool";
 import { buildObject, packageRoot } from "../../provider/bpf/build";
-import { canonicalDigest, converge, type Desired, PIN_ROOT, remove } from "../../provider/xdp/node";
+import { converge, type Desired, PIN_ROOT, remove } from "../../provider/xdp/node";
 import { transportFor } from "../../provider/xdp/transport";
-import { compileXdpPolicy, encodeMaps } from "../../sdk/xdp/compile";
+import { compileXdpPolicy, encodeMaps, mapsDigest } from "../../sdk/xdp/compile";
 import type { NodeAttachment, XdpNode } from "../../sdk/xdp/programArgs";
 import { background } from "../support/hosts";
 import { kernelSkip } from "../support/kernel";
@@ -56,7 +56,7 @@ describe.skipIf(skip)("atomic swap under a steady packet stream", () => {
       objectPath: objects[i % 2]!.path,
       objectSha256: objects[i % 2]!.sha256,
       maps,
-      mapsSha256: canonicalDigest(maps),
+      mapsSha256: mapsDigest(maps),
       ruleCount: 2,
     });
 

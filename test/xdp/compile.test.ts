@@ -118,6 +118,18 @@ describe("compileXdpPolicy", () => {
     );
     expect(a).toBe(b);
     expect(a).not.toBe(c);
+    // A dump of an array map lists every index; the zero ones must not change the digest.
+    const maps = encodeMaps(
+      compileXdpPolicy([{ action: "Deny", protocol: "TCP", destination: { ports: [82] } }]),
+    );
+    const dumped = {
+      ...maps,
+      dport_match: [
+        ...maps.dport_match!,
+        { key: Buffer.from([9, 0, 0, 0]), value: Buffer.alloc(16) },
+      ].reverse(),
+    };
+    expect(mapsDigest(dumped)).toBe(c);
     expect(valueMatch.size).toBe(16);
   });
 });
