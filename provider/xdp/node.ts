@@ -157,7 +157,8 @@ export async function converge(
     prev.objectSha256 === desired.objectSha256;
   if (inPlace) {
     await bpftoolBatch(mapUpdateLines(owner.dir, desired.maps, previous!.maps), t);
-    return attachment(node, owner.program, desired, owner.dir);
+    // Still the program attached then: only its maps changed.
+    return { ...attachment(node, owner.program, desired, owner.dir), attachedAt: prev.attachedAt };
   }
 
   const dir = join(base, `${desired.objectSha256.slice(0, 12)}-${randomBytes(3).toString("hex")}`);

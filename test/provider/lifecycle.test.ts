@@ -117,9 +117,11 @@ describe.skipIf(skip)("XdpProgram provider on netns nodes", () => {
     const d = await provider.diff(id, outs as never, news as never);
     expect(d).toMatchObject({ changes: true, replaces: [] });
     const before = outs.attachments[0]!.programId;
+    const attachedAt = outs.attachments[0]!.attachedAt;
     const updated = await provider.update(id, outs as never, news as never);
     outs = updated.outs;
     expect(outs.attachments[0]!.programId).toBe(before);
+    expect(outs.attachments[0]!.attachedAt).toBe(attachedAt);
     expect(attachedId(tb.server.netns, tb.server.iface)).toBe(before);
     expect(await connect(tb.client.deniedAddress)).toBe("connected");
   });
