@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { LocalWorkspace } from "@pulumi/pulumi/automation";
+import { redisServerArgv } from "./redis";
 import { engineWorkspace } from "./workspace";
 
 const ROOT = resolve(__dirname, "../..");
@@ -77,26 +78,7 @@ function createTestbed(): void {
     ip("-n", ns, "link", "set", "lo", "up");
     ip("-n", ns, "link", "set", dev, "up");
   }
-  execFileSync("ip", [
-    "netns",
-    "exec",
-    REDIS_NS,
-    "redis-server",
-    "--port",
-    "6379",
-    "--bind",
-    "0.0.0.0",
-    "--protected-mode",
-    "no",
-    "--save",
-    "",
-    "--appendonly",
-    "no",
-    "--daemonize",
-    "yes",
-    "--pidfile",
-    join(DEMO, "redis.pid"),
-  ]);
+  execFileSync("ip", redisServerArgv(REDIS_NS, "--daemonize", "yes", "--pidfile", join(DEMO, "redis.pid")));
 }
 
 /** redis-cli PING from the client host, from one of its two addresses (chosen with a source route). */

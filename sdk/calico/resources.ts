@@ -81,16 +81,7 @@ export const hostEndpointSpecSchema = strictObject({
       }),
     )
     .optional(),
-}).superRefine((spec, ctx) => {
-  if (!spec.interfaceName && !spec.expectedIPs?.length) {
-    ctx.addIssue({
-      code: "custom",
-      path: ["interfaceName"],
-      message:
-        "is required when expectedIPs is empty: at least one of interfaceName or expectedIPs must be specified",
-    });
-  }
-});
+}).superRefine(checkEndpointIdentity);
 export type HostEndpointSpec = z.output<typeof hostEndpointSpecSchema>;
 
 export const POLICY_TYPES = ["Ingress", "Egress"] as const;

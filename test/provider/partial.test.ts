@@ -11,22 +11,14 @@ describe.skipIf(skip)("a failure on one node is reported per node, and the next 
   const tag = randomBytes(3).toString("hex");
   const namespaces = [`cxp-${tag}-a`, `cxp-${tag}-b`];
   const iface = `xp${tag}`;
+  const addInterface = (ns: string) => {
+    execFileSync("ip", ["-n", ns, "link", "add", iface, "type", "veth", "peer", "name", `${iface}p`]);
+    execFileSync("ip", ["-n", ns, "link", "set", iface, "up"]);
+  };
   beforeAll(() => {
     for (const ns of namespaces) execFileSync("ip", ["netns", "add", ns]);
     // Only the first node has the interface yet.
-    execFileSync("ip", [
-      "-n",
-      namespaces[0]!,
-      "link",
-      "add",
-      iface,
-      "type",
-      "veth",
-      "peer",
-      "name",
-      `${iface}p`,
-    ]);
-    execFileSync("ip", ["-n", namespaces[0]!, "link", "set", iface, "up"]);
+    addInterface(namespaces[0]!);
   });
   afterAll(() => {
     for (const ns of namespaces) execFileSync("ip", ["netns", "del", ns], { stdio: "ignore" });
@@ -55,19 +47,7 @@ describe.skipIf(skip)("a failure on one node is reported per node, and the next 
     expect(first).toMatchObject({ node: "node-0", status: "attached" });
     expect(second).toMatchObject({ node: "node-1", status: "failed" });
 
-    execFileSync("ip", [
-      "-n",
-      namespaces[1]!,
-      "link",
-      "add",
-      iface,
-      "type",
-      "veth",
-      "peer",
-      "name",
-      `${iface}p`,
-    ]);
-    execFileSync("ip", ["-n", namespaces[1]!, "link", "set", iface, "up"]);
+    addInterface(namespaces[1]!);
     expect((await provider.diff(failure.id, failure.properties as never, inputs as never)).changes).toBe(
       true,
     );

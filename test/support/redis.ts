@@ -1,27 +1,9 @@
 import { execFile, spawn } from "node:child_process";
+import { redisServerArgv } from "../../scripts/redis";
 
 /** redis-server in a network namespace, listening on every address; stop() kills it. */
 export async function startRedis(netns: string): Promise<{ stop: () => void }> {
-  const child = spawn(
-    "ip",
-    [
-      "netns",
-      "exec",
-      netns,
-      "redis-server",
-      "--port",
-      "6379",
-      "--bind",
-      "0.0.0.0",
-      "--protected-mode",
-      "no",
-      "--save",
-      "",
-      "--appendonly",
-      "no",
-    ],
-    { stdio: ["ignore", "pipe", "pipe"] },
-  );
+  const child = spawn("ip", redisServerArgv(netns), { stdio: ["ignore", "pipe", "pipe"] });
   await new Promise<void>((resolve, reject) => {
     let out = "";
     child.stdout!.on("data", (chunk: Buffer) => {
