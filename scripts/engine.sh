@@ -28,6 +28,16 @@ BIN="$CACHE/bin"
 mkdir -p "$BIN"
 export GOFLAGS=-mod=mod
 log() { echo "engine: $*" >&2; }
+# Go builds are silent for minutes: say every 30 s that they still run.
+ticking() {
+  local start=$SECONDS
+  (while sleep 30; do log "still building ($(((SECONDS - start) / 60)) min so far)"; done) &
+  local ticker=$!
+  local status=0
+  "$@" || status=$?
+  kill "$ticker" 2>/dev/null || true
+  return "$status"
+}
 
 if [ ! -x "$BIN/pulumi" ]; then
   if command -v pulumi >/dev/null && [ "$(pulumi version 2>/dev/null)" = "v$PULUMI_VERSION" ]; then
@@ -50,7 +60,7 @@ require (
 replace github.com/atotto/clipboard => github.com/tgummerer/clipboard v0.0.0-20241001131231-d02d263e614e
 MOD
     printf '//go:build tools\n\npackage tools\n\nimport _ "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi"\n' >"$src/tools.go"
-    (cd "$src" && go mod tidy >&2 && go build -o "$BIN/pulumi.tmp" \
+    (cd "$src" && go mod tidy >&2 && ticking go build -o "$BIN/pulumi.tmp" \
       -ldflags "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$PULUMI_VERSION" \
       github.com/pulumi/pulumi/pkg/v3/cmd/pulumi)
     mv "$BIN/pulumi.tmp" "$BIN/pulumi"
@@ -74,7 +84,7 @@ if [ ! -x "$BIN/pulumi-resource-kubernetes" ]; then
   sed -i "s#^\(\s*github.com/pulumi/pulumi/sdk/v3\) v[0-9.]*\$#\1 $pkg#" "$src/go.mod"
   # The embedded schema is generated from the committed schema.json, stamped with the version.
   (cd "$src" && go mod tidy >&2 && (cd cmd/pulumi-resource-kubernetes && VERSION="$K8S_VERSION" go generate . >&2) &&
-    go build -o "$BIN/pulumi-resource-kubernetes.tmp" \
+    ticking go build -o "$BIN/pulumi-resource-kubernetes.tmp" \
       -ldflags "-X $K8S_PROVIDER_MODULE/pkg/version.Version=$K8S_VERSION" ./cmd/pulumi-resource-kubernetes)
   mv "$BIN/pulumi-resource-kubernetes.tmp" "$BIN/pulumi-resource-kubernetes"
 fi
