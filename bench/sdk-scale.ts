@@ -161,8 +161,8 @@ Kernel ${facts.kernel}, CPU ${facts.cpu} (${facts.cores} cores), ${facts.date.sl
 |---|---|---|---|---|---|---|
 ${rows.map((r) => `| ${r.nodes} | ${fmt(r.plain.time, 1)} | ${fmt(r.sdk.time, 1)} | ${(r.sdk.time.median / r.plain.time.median).toFixed(2)} | ${fmt(r.plain.rss, 0)} | ${fmt(r.sdk.rss, 0)} | ${(r.sdk.rss.median / r.plain.rss.median).toFixed(2)} |`).join("\n")}
 
-Target: the SDK at most 1.3x the plain program: **${worst <= 1.3 ? "met" : "missed"}** (worst time ratio ${worst.toFixed(2)}x). The SDK
-stack also registers a component per object and the XdpProgram, which the plain one does not have.`;
+Target: the SDK at most 1.3x the plain program: **${worst <= 1.3 ? "met" : "missed"}** (worst time ratio ${worst.toFixed(2)}x).
+${worst <= 1.3 ? "" : `Why: each HostEndpoint is a component with a CustomResource child, so the SDK registers 2N+4 resources where the plain program registers N+2, and the engine's cost is per resource; the XdpProgram adds a fixed cost (the dynamic-provider plugin process and its \`check\`, about 2 s here) that dominates at 10 nodes. Validation itself is not the cost: rendering 500 endpoints outside the engine takes well under a second.`}`;
   const chart = barChart(
     "pulumi preview: seconds, plain CustomResources vs the SDK",
     "s",
