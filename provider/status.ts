@@ -1,9 +1,9 @@
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { REASONS } from "../sdk/xdp/layout";
-import { readCounters } from "./bpf/bpftool";
+import { pinnedProgramId, readCounters } from "./bpf/bpftool";
 import { run } from "./bpf/exec";
-import { PIN_ROOT } from "./xdp/node";
+import { isCalicoProgram, PIN_ROOT, XDP_MODES } from "./xdp/node";
 
 export interface InterfaceStatus {
   readonly interface: string;
@@ -16,8 +16,6 @@ export interface InterfaceStatus {
   readonly verdicts?: Record<string, { packets: string; bytes: string }>;
 }
 
-const MODES: Record<number, string> = { 1: "native", 2: "generic", 3: "offload" };
-
 /** Our pinned programs on this machine: program id -> pin directory. */
 async function pinnedPrograms(): Promise<Map<number, string>> {
   const pins = new Map<number, string>();
@@ -27,10 +25,7 @@ async function pinnedPrograms(): Promise<Map<number, string>> {
       for (const version of readdirSync(join(PIN_ROOT, resource, node))) {
         const dir = join(PIN_ROOT, resource, node, version);
         try {
-          const { id } = JSON.parse(
-            await run("bpftool", ["prog", "show", "pinned", join(dir, "prog"), "-j"]),
-          ) as { id: number };
-          pins.set(id, dir);
+          pins.set(await pinnedProgramId(dir), dir);
         } catch {
           // not a program pin
         }
@@ -59,16 +54,12 @@ export async function xdpStatus(options: { netns?: string; iface?: string }): Pr
     const prog = link.xdp?.prog;
     if (!prog) continue;
     const pinDir = pins.get(prog.id);
-    const owner = pinDir
-      ? "calico-xdp"
-      : prog.name === "prefilter" || prog.name.startsWith("cali_")
-        ? "calico"
-        : "other";
+    const owner = pinDir ? "calico-xdp" : isCalicoProgram(prog.name) ? "calico" : "other";
     const base = {
       interface: link.ifname,
       programId: prog.id,
       programName: prog.name,
-      mode: MODES[link.xdp!.mode] ?? String(link.xdp!.mode),
+      mode: XDP_MODES[link.xdp!.mode] ?? String(link.xdp!.mode),
       owner,
     } as const;
     if (!pinDir) {

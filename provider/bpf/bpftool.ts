@@ -40,6 +40,15 @@ export async function loadPinned(objectPath: string, dir: string, on: BpftoolHos
   ]);
 }
 
+/** The id of the program pinned at `<dir>/prog`. */
+export async function pinnedProgramId(dir: string, on: BpftoolHost = LOCAL): Promise<number> {
+  return (
+    JSON.parse(await on.host("bpftool", ["prog", "show", "pinned", join(dir, "prog"), "-j"])) as {
+      id: number;
+    }
+  ).id;
+}
+
 /** Maps whose entries cannot be deleted, only zeroed. */
 const ARRAY_MAPS = new Set(["config", "proto_match", "sport_match", "dport_match", "icmp_match"]);
 

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { type MapEntry, mapsDigest } from "../../sdk/xdp/compile";
 import type { NodeAttachment, XdpNode } from "../../sdk/xdp/programArgs";
-import { BPFFS, bpftoolBatch, loadPinned, mapUpdateLines, writeMaps } from "../bpf/bpftool";
+import { BPFFS, bpftoolBatch, loadPinned, mapUpdateLines, pinnedProgramId, writeMaps } from "../bpf/bpftool";
 import type { NodeTransport } from "./transport";
 
 /** Where one resource keeps its pins on a node: <BPFFS>/calico-xdp/<resource id>/<node name>/<version>. */
@@ -24,7 +24,15 @@ export type Owner =
   | { readonly kind: "ours"; readonly dir: string; readonly program: AttachedProgram }
   | { readonly kind: "foreign"; readonly program: AttachedProgram; readonly who: string };
 
-const MODES: Record<number, AttachedProgram["mode"]> = { 1: "native", 2: "generic", 3: "offload" };
+/** `ip -j link show`'s XDP attach mode numbers. */
+export const XDP_MODES: Readonly<Record<number, AttachedProgram["mode"]>> = {
+  1: "native",
+  2: "generic",
+  3: "offload",
+};
+
+/** Felix's programs: the iptables dataplane's `prefilter` and the eBPF dataplane's preamble. */
+export const isCalicoProgram = (name: string) => name === "prefilter" || name.startsWith("cali_xdp_preamb");
 
 /** The XDP program attached to `iface` now, from `ip -j link show`. */
 export async function attachedProgram(t: NodeTransport, iface: string): Promise<AttachedProgram | undefined> {
@@ -33,7 +41,7 @@ export async function attachedProgram(t: NodeTransport, iface: string): Promise<
   }[];
   const prog = link?.xdp?.prog;
   if (!prog) return undefined;
-  return { id: prog.id, name: prog.name, tag: prog.tag, mode: MODES[link!.xdp!.mode] ?? "native" };
+  return { id: prog.id, name: prog.name, tag: prog.tag, mode: XDP_MODES[link!.xdp!.mode] ?? "native" };
 }
 
 /** Program versions this resource pinned on the node: pin directory -> program id. */
@@ -47,10 +55,7 @@ async function ourPins(t: NodeTransport, dir: string): Promise<Map<string, numbe
   }
   for (const version of versions) {
     try {
-      const info = JSON.parse(
-        await t.host("bpftool", ["prog", "show", "pinned", join(dir, version, "prog"), "-j"]),
-      ) as { id: number };
-      pins.set(join(dir, version), info.id);
+      pins.set(join(dir, version), await pinnedProgramId(join(dir, version), t));
     } catch {
       // A version directory without a loadable pin is a leftover; converge() removes it.
     }
@@ -76,10 +81,9 @@ export async function ownerOf(t: NodeTransport, iface: string, dir: string): Pro
 
 function foreignMessage(node: XdpNode, iface: string, owner: Extract<Owner, { kind: "foreign" }>): string {
   const { program } = owner;
-  const fix =
-    program.name === "prefilter" || program.name.startsWith("cali_xdp_preamb")
-      ? `set xdpEnabled: false in the FelixConfiguration for node ${node.name} (FelixConfiguration "node.${node.name}"), or takeOver: true to replace it`
-      : "detach it, or set takeOver: true to replace it";
+  const fix = isCalicoProgram(program.name)
+    ? `set xdpEnabled: false in the FelixConfiguration for node ${node.name} (FelixConfiguration "node.${node.name}"), or takeOver: true to replace it`
+    : "detach it, or set takeOver: true to replace it";
   return `${iface} on node ${node.name} runs ${owner.who} (id ${program.id}, name "${program.name}", ${program.mode} mode): refusing to replace it; ${fix}`;
 }
 
@@ -168,11 +172,7 @@ export async function converge(
     await loadPinned(desired.objectPath, dir, t);
     // The maps are complete before the program is attached: a swap never exposes an empty policy.
     await writeMaps(dir, desired.maps, t);
-    loadedId = (
-      JSON.parse(await t.host("bpftool", ["prog", "show", "pinned", join(dir, "prog"), "-j"])) as {
-        id: number;
-      }
-    ).id;
+    loadedId = await pinnedProgramId(dir, t);
     await attach(t, desired.iface, loadedId, desired.mode, owner.kind === "none" ? undefined : owner.program);
   } catch (error) {
     await t.host("rm", ["-rf", dir]).catch(() => undefined);
