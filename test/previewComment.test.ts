@@ -6,6 +6,19 @@ const XDP_URN =
 const GNP_URN =
   "urn:pulumi:pr::redis-host::calico-xdp:index:UntrackedPolicy$kubernetes:projectcalico.org/v3:GlobalNetworkPolicy::redis-untracked";
 
+/** An XdpProgram's inputs over two nodes; only the rule count and the maps digest vary. */
+const xdpInputs = (ruleCount: number, mapsDigit: string) => ({
+  nodes: [
+    { name: "redis-1", connection: { type: "local" } },
+    { name: "redis-2", connection: { type: "netns", netns: "r2" } },
+  ],
+  interfaceName: "eth0",
+  ruleCount,
+  programSha256: "a".repeat(64),
+  mapsSha256: mapsDigit.repeat(64),
+  mode: "auto",
+});
+
 /** The shape `pulumi preview --json` prints. */
 const jsonPreview = {
   steps: [
@@ -14,17 +27,7 @@ const jsonPreview = {
       urn: XDP_URN,
       oldState: {
         type: "pulumi-nodejs:dynamic/calico-xdp:XdpProgram",
-        inputs: {
-          nodes: [
-            { name: "redis-1", connection: { type: "local" } },
-            { name: "redis-2", connection: { type: "netns", netns: "r2" } },
-          ],
-          interfaceName: "eth0",
-          ruleCount: 2,
-          programSha256: "a".repeat(64),
-          mapsSha256: "b".repeat(64),
-          mode: "auto",
-        },
+        inputs: xdpInputs(2, "b"),
         outputs: {
           attachments: [
             { node: "redis-1", mode: "native" },
@@ -34,17 +37,7 @@ const jsonPreview = {
       },
       newState: {
         type: "pulumi-nodejs:dynamic/calico-xdp:XdpProgram",
-        inputs: {
-          nodes: [
-            { name: "redis-1", connection: { type: "local" } },
-            { name: "redis-2", connection: { type: "netns", netns: "r2" } },
-          ],
-          interfaceName: "eth0",
-          ruleCount: 3,
-          programSha256: "a".repeat(64),
-          mapsSha256: "c".repeat(64),
-          mode: "auto",
-        },
+        inputs: xdpInputs(3, "c"),
       },
       diffReasons: ["rules", "mapsSha256", "ruleCount"],
     },
