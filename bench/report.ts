@@ -1,10 +1,11 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, release } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
+import { packageRoot } from "../provider/bpf/build";
 
 /** bench/ at the repository root, whether run from source or from dist/bench. */
-export const ROOT = resolve(__dirname, __dirname.includes(`${"dist"}`) ? "../.." : "..");
+export const ROOT = packageRoot();
 const DOCS = join(ROOT, "docs");
 const RESULTS = join(ROOT, "bench", "results");
 

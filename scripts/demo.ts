@@ -8,12 +8,13 @@
 import { execFile, execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { homedir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { LocalWorkspace } from "@pulumi/pulumi/automation";
+import { packageRoot } from "../provider/bpf/build";
 import { redisServerArgv } from "./redis";
 import { engineWorkspace } from "./workspace";
 
-const ROOT = resolve(__dirname, "../..");
+const ROOT = packageRoot();
 const DEMO = join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "calico-xdp", "demo");
 const REDIS_NS = "cxdemo-redis";
 const CLIENT_NS = "cxdemo-client";

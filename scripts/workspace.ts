@@ -1,8 +1,9 @@
 import { existsSync, mkdirSync, symlinkSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { dirname, join } from "node:path";
 import { type LocalWorkspaceOptions, PulumiCommand } from "@pulumi/pulumi/automation";
+import { packageRoot } from "../provider/bpf/build";
 
-const ROOT = resolve(__dirname, __dirname.includes(`${"dist"}`) ? "../.." : "..");
+const ROOT = packageRoot();
 
 /**
  * Automation API options for running a project (examples/redis-host by default) with the engine from
