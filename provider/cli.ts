@@ -4,16 +4,25 @@ import { parseArgs } from "node:util";
 import { INTERFACE_NAME } from "../sdk/calico/names";
 import { formatIssues } from "../sdk/calico/zodkit";
 import { xdpPolicySchema } from "../sdk/xdp/policy";
+import {
+  type Connection,
+  connectionSchema,
+  hostKeyWarnings,
+  sshConnectionIssues,
+} from "../sdk/xdp/programArgs";
 import { buildObject } from "./bpf/build";
 import { LoadedFilter } from "./bpf/filter";
 import { previewComment } from "./previewComment";
 import { formatStatus, xdpStatus } from "./status";
+import { withTransport } from "./xdp/transport";
 
 const USAGE = `usage:
   calico-xdp preview-comment < preview.json
       turn \`pulumi preview --json\` output (or a preview's event log) into a Markdown pull-request comment
-  calico-xdp status [--netns NAME] [--interface IF] [--json]
-      what XDP programs are attached (ours or not), their mode, and our per-rule counters
+  calico-xdp status [--netns NAME | --ssh [USER@]HOST[:PORT] [--identity FILE] [--agent SOCKET]
+                    [--host-key KEY] | --connection FILE] [--interface IF] [--json]
+      what XDP programs are attached on this machine, a namespace or an SSH host (ours or not), their
+      mode, and our per-rule counters; --connection reads an XdpProgram node connection as JSON
   calico-xdp build [--source FILE]
       compile the XDP policy filter (or FILE) with clang; print the object's path and sha256
   calico-xdp verdict --policy FILE --packet HEX [--packet HEX ...]
@@ -79,18 +88,80 @@ async function build(args: string[]): Promise<void> {
   process.stdout.write(`path ${object.path}\nsha256 ${object.sha256}\n`);
 }
 
+function readText(path: string, what: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (error) {
+    throw new UsageError(`cannot read ${what} ${path}: ${(error as Error).message}`);
+  }
+}
+
+/** The node to look at, as the same connection object XdpProgram takes. */
+function statusConnection(values: Record<string, string | boolean | undefined>): Connection {
+  const given = (["netns", "ssh", "connection"] as const).filter((k) => values[k] !== undefined);
+  if (given.length > 1) throw new UsageError(`give one of --${given.join(", --")}`);
+  let raw: unknown = { type: "local" };
+  if (typeof values.netns === "string") raw = { type: "netns", netns: values.netns };
+  if (typeof values.connection === "string") {
+    try {
+      raw = JSON.parse(readText(values.connection, "connection file"));
+    } catch (error) {
+      if (error instanceof UsageError) throw error;
+      throw new UsageError(`connection file ${values.connection} is not JSON`);
+    }
+  }
+  if (typeof values.ssh === "string") {
+    const match = /^(?:([^@]+)@)?(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(values.ssh);
+    if (!match) throw new UsageError(`--ssh ${JSON.stringify(values.ssh)} is not [USER@]HOST[:PORT]`);
+    raw = {
+      type: "ssh",
+      host: match[2]!.replace(/^\[|\]$/g, ""),
+      ...(match[1] === undefined ? {} : { user: match[1] }),
+      ...(match[3] === undefined ? {} : { port: Number(match[3]) }),
+      ...(typeof values.identity === "string"
+        ? { privateKey: readText(values.identity, "identity file") }
+        : {}),
+      ...(typeof values.agent === "string" ? { agentSocketPath: values.agent } : {}),
+      ...(typeof values["host-key"] === "string" ? { hostKey: values["host-key"] } : {}),
+    };
+  } else if (
+    values.identity !== undefined ||
+    values.agent !== undefined ||
+    values["host-key"] !== undefined
+  ) {
+    throw new UsageError("--identity, --agent and --host-key go with --ssh");
+  }
+  // The same rules as XdpProgram's nodes, including "privateKey or agentSocketPath".
+  const parsed = connectionSchema.safeParse(raw);
+  const issues = parsed.success ? sshConnectionIssues(parsed.data) : parsed.error.issues;
+  if (!parsed.success || issues.length)
+    throw new UsageError(`connection: ${formatIssues(issues).join("; ")}`);
+  return parsed.data;
+}
+
 async function status(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
-    options: { netns: { type: "string" }, interface: { type: "string" }, json: { type: "boolean" } },
+    options: {
+      netns: { type: "string" },
+      ssh: { type: "string" },
+      identity: { type: "string" },
+      agent: { type: "string" },
+      "host-key": { type: "string" },
+      connection: { type: "string" },
+      interface: { type: "string" },
+      json: { type: "boolean" },
+    },
   });
-  if (values.netns !== undefined && !/^[a-zA-Z0-9_.-]{1,64}$/.test(values.netns))
-    throw new UsageError(`--netns ${JSON.stringify(values.netns)} is not a namespace name`);
+  const connection = statusConnection(values);
   if (values.interface !== undefined && !INTERFACE_NAME.test(values.interface)) {
     throw new UsageError(`--interface ${JSON.stringify(values.interface)} is not an interface name`);
   }
-  if (process.getuid?.() !== 0) throw new UsageError("status reads BPF maps and needs root");
-  const result = await xdpStatus({ netns: values.netns, iface: values.interface });
+  if (connection.type !== "ssh" && process.getuid?.() !== 0)
+    throw new UsageError("status reads BPF maps and needs root");
+  for (const warning of hostKeyWarnings("status", [{ name: "node", connection }]))
+    process.stderr.write(`warning: ${warning}\n`);
+  const result = await withTransport(connection, (t) => xdpStatus(t, values.interface));
   process.stdout.write(values.json ? `${JSON.stringify(result)}\n` : formatStatus(result));
 }
 

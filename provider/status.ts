@@ -1,9 +1,8 @@
-import { existsSync, readdirSync } from "node:fs";
-import { join } from "node:path";
+import { dirname } from "node:path";
 import { REASONS } from "../sdk/xdp/layout";
-import { pinnedProgramId, readCounters } from "./bpf/bpftool";
-import { run } from "./bpf/exec";
+import { readCounters } from "./bpf/bpftool";
 import { isCalicoProgram, PIN_ROOT, XDP_MODES } from "./xdp/node";
+import type { NodeTransport } from "./xdp/transport";
 
 export interface InterfaceStatus {
   readonly interface: string;
@@ -16,44 +15,27 @@ export interface InterfaceStatus {
   readonly verdicts?: Record<string, { packets: string; bytes: string }>;
 }
 
-/** Our pinned programs on this machine: program id -> pin directory. */
-async function pinnedPrograms(): Promise<Map<number, string>> {
-  const pins = new Map<number, string>();
-  if (!existsSync(PIN_ROOT)) return pins;
-  for (const resource of readdirSync(PIN_ROOT)) {
-    for (const node of readdirSync(join(PIN_ROOT, resource))) {
-      for (const version of readdirSync(join(PIN_ROOT, resource, node))) {
-        const dir = join(PIN_ROOT, resource, node, version);
-        try {
-          pins.set(await pinnedProgramId(dir), dir);
-        } catch {
-          // not a program pin
-        }
-      }
-    }
-  }
-  return pins;
+/** Our pin directory of a program, from the paths bpftool finds it pinned at on the node. */
+async function ourPinDir(t: NodeTransport, programId: number): Promise<string | undefined> {
+  const { pinned = [] } = JSON.parse(
+    await t.host("bpftool", ["-j", "-f", "prog", "show", "id", String(programId)]),
+  ) as { pinned?: string[] };
+  const ours = pinned.find((path) => path.startsWith(`${PIN_ROOT}/`) && path.endsWith("/prog"));
+  return ours && dirname(ours);
 }
 
-/** What XDP programs are attached in a namespace (or this host), whose they are, and our counters. */
-export async function xdpStatus(options: { netns?: string; iface?: string }): Promise<InterfaceStatus[]> {
-  const args = [
-    ...(options.netns ? ["-n", options.netns] : []),
-    "-j",
-    "link",
-    "show",
-    ...(options.iface ? ["dev", options.iface] : []),
-  ];
-  const links = JSON.parse(await run("ip", args)) as {
+/** What XDP programs are attached on a node (or one interface of it), whose they are, and our counters. */
+export async function xdpStatus(t: NodeTransport, iface?: string): Promise<InterfaceStatus[]> {
+  await t.prepare();
+  const links = JSON.parse(await t.net("ip", ["-j", "link", "show", ...(iface ? ["dev", iface] : [])])) as {
     ifname: string;
     xdp?: { mode: number; prog?: { id: number; name: string } };
   }[];
-  const pins = await pinnedPrograms();
   const out: InterfaceStatus[] = [];
   for (const link of links) {
     const prog = link.xdp?.prog;
     if (!prog) continue;
-    const pinDir = pins.get(prog.id);
+    const pinDir = await ourPinDir(t, prog.id);
     const owner = pinDir ? "calico-xdp" : isCalicoProgram(prog.name) ? "calico" : "other";
     const base = {
       interface: link.ifname,
@@ -66,8 +48,8 @@ export async function xdpStatus(options: { netns?: string; iface?: string }): Pr
       out.push(base);
       continue;
     }
-    const rules = await readCounters(join(pinDir, "rule_stats"));
-    const verdicts = await readCounters(join(pinDir, "verdict_stats"));
+    const rules = await readCounters(`${pinDir}/rule_stats`, t);
+    const verdicts = await readCounters(`${pinDir}/verdict_stats`, t);
     out.push({
       ...base,
       pinDir,
@@ -84,7 +66,6 @@ export async function xdpStatus(options: { netns?: string; iface?: string }): Pr
   }
   return out;
 }
-
 export function formatStatus(statuses: readonly InterfaceStatus[]): string {
   if (statuses.length === 0) return "no XDP program attached\n";
   const lines: string[] = [];

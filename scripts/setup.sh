@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(clang llvm libbpf-dev bpftool iproute2 redis-server redis-tools)
+APT_PACKAGES=(clang llvm libbpf-dev bpftool iproute2 redis-server redis-tools openssh-server openssh-client)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

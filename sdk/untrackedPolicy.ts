@@ -9,8 +9,9 @@ import { selector as selectorBuilder } from "./calico/selector";
 import { felixXdpEligibility, mirrorReturnRules, policyTypes, type XdpEligibility } from "./calico/untracked";
 import { exactEnum, formatIssues, strictObject, ValidationError } from "./calico/zodkit";
 import type { HostEndpoint } from "./hostEndpoint";
+import { separateCredentials } from "./xdp/credentials";
 import { xdpProgramArgsSchema } from "./xdp/programArgs";
-import { XdpProgram } from "./xdpProgram";
+import { isPlainObject, splitNodeSecrets, XdpProgram, type XdpProgramArgs } from "./xdpProgram";
 
 export const untrackedPolicyArgsSchema = strictObject({
   /**
@@ -144,7 +145,27 @@ export class UntrackedPolicy extends pulumi.ComponentResource {
         opts?.parent,
       );
     }
-    const valid = validateArgs(untrackedPolicyArgsSchema, { ...rest, apiVersion }, subject, opts?.parent);
+    // The policy is validated without the nodes' SSH secrets, so nothing rendered from it turns secret;
+    // the XdpProgram child gets the nodes as given and checks the secrets itself.
+    const { xdp: xdpArgs, ...policyArgs } = rest;
+    let xdpNodes: unknown;
+    let publicXdp: unknown;
+    if (isPlainObject(xdpArgs)) {
+      xdpNodes = xdpArgs.nodes;
+      publicXdp = { ...xdpArgs, nodes: splitNodeSecrets(xdpNodes).nodes };
+    } else if (xdpArgs !== undefined) {
+      const resolved = pulumi.output(xdpArgs as unknown as pulumi.Input<{ nodes: unknown[] }>);
+      xdpNodes = resolved.apply((x) => x.nodes);
+      publicXdp = pulumi.unsecret(
+        resolved.apply((x) => ({ ...x, nodes: separateCredentials(x.nodes).nodes })),
+      );
+    }
+    const valid = validateArgs(
+      untrackedPolicyArgsSchema,
+      { ...policyArgs, ...(publicXdp === undefined ? {} : { xdp: publicXdp }), apiVersion },
+      subject,
+      opts?.parent,
+    );
     super("calico-xdp:index:UntrackedPolicy", name, {}, opts);
     this.selector =
       hostEndpoints === undefined ? valid.apply((a) => a.selector!) : selectorOf(hostEndpoints, subject);
@@ -160,7 +181,7 @@ export class UntrackedPolicy extends pulumi.ComponentResource {
       this.xdpProgram = new XdpProgram(
         `${name}-xdp`,
         {
-          nodes: xdp.nodes,
+          nodes: xdpNodes as XdpProgramArgs["nodes"],
           interfaceName: xdp.interfaceName,
           mode: xdp.mode,
           takeOver: xdp.takeOver,

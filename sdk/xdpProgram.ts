@@ -1,6 +1,12 @@
 import * as pulumi from "@pulumi/pulumi";
 import { type Inputs, validateArgs } from "./args";
-import { type NodeAttachment, type XdpProgramArgsInput, xdpProgramArgsSchema } from "./xdp/programArgs";
+import { separateCredentials } from "./xdp/credentials";
+import {
+  hostKeyWarnings,
+  type NodeAttachment,
+  type XdpProgramArgsInput,
+  xdpProgramArgsSchema,
+} from "./xdp/programArgs";
 
 /**
  * Bumped with the package: a provider code change shows as an update of every XdpProgram, since
@@ -23,6 +29,40 @@ const provider: pulumi.dynamic.ResourceProvider = {
 
 export type XdpProgramArgs = Inputs<XdpProgramArgsInput>;
 
+/** An object literal, not an Output or a Promise of one. */
+export const isPlainObject = (value: unknown): value is Record<string, unknown> =>
+  value !== null &&
+  typeof value === "object" &&
+  !pulumi.Output.isInstance(value) &&
+  !(value instanceof Promise);
+
+/**
+ * Nodes without their SSH secrets (readable in previews, and no secret taints what is derived from
+ * them) and the secrets alone. Plain node lists are split as they are, so plain values stay plain;
+ * otherwise the resolved list is split and the secret-free half is deliberately unsecreted.
+ */
+export function splitNodeSecrets(nodes: unknown): { nodes: unknown; credentials: pulumi.Output<unknown> } {
+  const plain =
+    Array.isArray(nodes) &&
+    nodes.every(
+      (n) =>
+        isPlainObject(n) &&
+        isPlainObject(n.connection) &&
+        (n.connection.proxy === undefined || isPlainObject(n.connection.proxy)),
+    );
+  if (plain) {
+    const split = separateCredentials(nodes);
+    return { nodes: split.nodes, credentials: pulumi.secret(pulumi.output(split.credentials)) };
+  }
+  const split = pulumi
+    .output(nodes as pulumi.Input<unknown[]>)
+    .apply((resolved) => separateCredentials(resolved));
+  return {
+    nodes: pulumi.unsecret(split.apply((s) => s.nodes)),
+    credentials: pulumi.secret(split.apply((s) => s.credentials)),
+  };
+}
+
 /**
  * An XDP program built with clang during `pulumi up` and attached on each node's interface: the
  * untracked-policy filter compiled from `rules`, or your own `source`. Rules-only changes rewrite the
@@ -40,22 +80,29 @@ export class XdpProgram extends pulumi.dynamic.Resource {
   declare readonly ruleCount: pulumi.Output<number>;
 
   constructor(name: string, args: XdpProgramArgs, opts?: pulumi.CustomResourceOptions) {
+    const subject = `XdpProgram "${name}"`;
     // Plain values fail here, before anything is sent; the provider's check repeats this for Outputs.
-    validateArgs(xdpProgramArgsSchema, args, `XdpProgram "${name}"`, opts?.parent);
+    const valid = validateArgs(xdpProgramArgsSchema, args, subject, opts?.parent);
+    const { nodes, credentials } = splitNodeSecrets(args.nodes);
     super(
       provider,
       name,
       {
         ...args,
+        nodes,
+        credentials,
         providerVersion: PROVIDER_VERSION,
         attachments: undefined,
         programSha256: undefined,
         mapsSha256: undefined,
         ruleCount: undefined,
       },
-      opts,
+      pulumi.mergeOptions(opts, { additionalSecretOutputs: ["credentials"] }),
       "calico-xdp",
       "XdpProgram",
     );
+    valid.apply((spec) => {
+      for (const warning of hostKeyWarnings(subject, spec.nodes)) pulumi.log.warn(warning, this);
+    });
   }
 }

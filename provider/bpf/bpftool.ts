@@ -18,11 +18,14 @@ export async function ensureBpffs(): Promise<void> {
  * that holds the node's bpffs and copies local files there).
  */
 export interface BpftoolHost {
-  host(file: string, args: readonly string[]): Promise<string>;
+  host(file: string, args: readonly string[], options?: { input?: string }): Promise<string>;
   upload(localPath: string): Promise<string>;
 }
 
-export const LOCAL: BpftoolHost = { host: (file, args) => run(file, args), upload: async (path) => path };
+export const LOCAL: BpftoolHost = {
+  host: (file, args, options) => run(file, args, options),
+  upload: async (path) => path,
+};
 
 const hex = (b: Buffer) => [...b].map((x) => x.toString(16).padStart(2, "0")).join(" ");
 
@@ -80,17 +83,10 @@ export function mapUpdateLines(
   return lines;
 }
 
-/** Runs bpftool commands in one `bpftool batch` (thousands of map updates in one process). */
+/** Runs bpftool commands in one `bpftool batch`, read from stdin (thousands of map updates in one process). */
 export async function bpftoolBatch(lines: readonly string[], on: BpftoolHost = LOCAL): Promise<void> {
   if (lines.length === 0) return;
-  const tmp = mkdtempSync(join(tmpdir(), "calico-xdp-batch-"));
-  try {
-    const file = join(tmp, "batch");
-    writeFileSync(file, `${lines.join("\n")}\n`);
-    await on.host("bpftool", ["batch", "file", await on.upload(file)]);
-  } finally {
-    rmSync(tmp, { recursive: true, force: true });
-  }
+  await on.host("bpftool", ["batch", "file", "-"], { input: `${lines.join("\n")}\n` });
 }
 
 /** Writes map entries (e.g. a freshly loaded program's, which start empty). */
@@ -103,8 +99,11 @@ export function writeMaps(
 }
 
 /** Per-CPU array values summed over CPUs, by index, decoded as two u64 (packets, bytes). */
-export async function readCounters(mapPin: string): Promise<{ packets: bigint; bytes: bigint }[]> {
-  const dump = JSON.parse(await run("bpftool", ["map", "dump", "pinned", mapPin, "-j"])) as {
+export async function readCounters(
+  mapPin: string,
+  on: BpftoolHost = LOCAL,
+): Promise<{ packets: bigint; bytes: bigint }[]> {
+  const dump = JSON.parse(await on.host("bpftool", ["map", "dump", "pinned", mapPin, "-j"])) as {
     key: string[];
     values: { value: string[] }[];
   }[];

@@ -145,8 +145,7 @@ export async function converge(
   desired: Desired,
   previous?: Previous,
 ): Promise<NodeAttachment> {
-  const unavailable = t.unavailable();
-  if (unavailable) throw new Error(unavailable);
+  await t.prepare();
   const base = nodePinDir(desired.id, node.name);
   const owner = await ownerOf(t, desired.iface, base);
   if (owner.kind === "foreign" && !desired.takeOver)
@@ -214,6 +213,7 @@ export async function remove(
   iface: string,
 ): Promise<string | undefined> {
   if (t.unavailable()) return undefined; // the namespace is gone, and with it the attachment
+  await t.prepare();
   const base = nodePinDir(id, node.name);
   let note: string | undefined;
   try {
@@ -249,6 +249,7 @@ export async function probe(
 ): Promise<NodeAttachment> {
   const unavailable = t.unavailable();
   if (unavailable) return { node: node.name, status: "detached", drift: unavailable };
+  await t.prepare();
   const owner = await ownerOf(t, iface, nodePinDir(id, node.name));
   if (owner.kind === "none")
     return { ...applied, node: node.name, status: "detached", drift: `no XDP program on ${iface}` };

@@ -8,17 +8,19 @@ import { existsSync } from "node:fs";
 import type * as pulumi from "@pulumi/pulumi";
 import { formatPath } from "../../sdk/calico/zodkit";
 import { compileXdpPolicy, encodeMaps, type MapEntry, mapsDigest } from "../../sdk/xdp/compile";
+import { type Credentials, joinCredentials, separateCredentials } from "../../sdk/xdp/credentials";
 import {
   type NodeAttachment,
+  type SshProxy,
   type XdpNode,
   type XdpProgramSpec,
   xdpProgramArgsSchema,
 } from "../../sdk/xdp/programArgs";
-import { ensureBpffs } from "../bpf/bpftool";
 import { buildObject, sourceDigest } from "../bpf/build";
 import { run } from "../bpf/exec";
 import { converge, type Desired, probe, remove } from "./node";
-import { transportFor } from "./transport";
+import { privateKeyProblem } from "./ssh";
+import { transportFor, withTransport } from "./transport";
 
 const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 const SPEC_KEYS = [
@@ -31,10 +33,13 @@ const SPEC_KEYS = [
   "source",
   "section",
   "concurrency",
+  "force",
 ] as const;
 
 type Inputs = Record<string, unknown>;
+/** What state holds: the spec with SSH secrets moved from `nodes` to `credentials` (a Pulumi secret). */
 type Outputs = XdpProgramSpec & {
+  credentials?: Credentials;
   providerVersion?: string;
   programSha256?: string;
   mapsSha256?: string;
@@ -49,8 +54,37 @@ function containsUnknown(value: unknown): boolean {
   return false;
 }
 
-const pick = (inputs: Inputs) =>
-  Object.fromEntries(SPEC_KEYS.filter((k) => inputs[k] !== undefined).map((k) => [k, inputs[k]]));
+/** The spec as the user wrote it: secrets back inside each node's connection. */
+const pick = (inputs: Inputs) => ({
+  ...Object.fromEntries(SPEC_KEYS.filter((k) => inputs[k] !== undefined).map((k) => [k, inputs[k]])),
+  ...(inputs.nodes === undefined ? {} : { nodes: joinCredentials(inputs.nodes, inputs.credentials) }),
+});
+
+function toState(spec: XdpProgramSpec): XdpProgramSpec & { credentials?: Credentials } {
+  const { nodes, credentials } = separateCredentials(spec.nodes);
+  return { ...spec, nodes: nodes as XdpNode[], ...(credentials ? { credentials } : {}) };
+}
+
+function specOf(state: Outputs): XdpProgramSpec {
+  const { credentials, ...spec } = state;
+  return { ...spec, nodes: joinCredentials(spec.nodes ?? [], credentials) as XdpNode[] };
+}
+
+/** Private keys ssh2 cannot use, by field path; the reason never quotes the key. */
+function keyFailures(nodes: readonly XdpNode[]): pulumi.dynamic.CheckFailure[] {
+  const failures: pulumi.dynamic.CheckFailure[] = [];
+  for (const [i, { connection }] of nodes.entries()) {
+    if (connection.type !== "ssh") continue;
+    const endpoints: [SshProxy, string][] = [[connection, `nodes[${i}].connection`]];
+    if (connection.proxy) endpoints.push([connection.proxy, `nodes[${i}].connection.proxy`]);
+    for (const [endpoint, path] of endpoints) {
+      if (endpoint.privateKey === undefined) continue;
+      const problem = privateKeyProblem(endpoint.privateKey, endpoint.privateKeyPassword);
+      if (problem) failures.push({ property: `${path}.privateKey`, reason: `cannot be used: ${problem}` });
+    }
+  }
+  return failures;
+}
 
 /** What a program change shows as in a preview: the sources' digest and the section. */
 function programSourceSha256(spec: XdpProgramSpec): string {
@@ -78,7 +112,7 @@ export async function check(_olds: Inputs, news: Inputs): Promise<pulumi.dynamic
     };
   }
   const spec = parsed.data;
-  const failures: pulumi.dynamic.CheckFailure[] = [];
+  const failures = keyFailures(spec.nodes);
   for (const [i, node] of spec.nodes.entries()) {
     const problem = transportFor(node.connection).unavailable();
     if (problem) failures.push({ property: `nodes[${i}].connection`, reason: problem });
@@ -87,12 +121,12 @@ export async function check(_olds: Inputs, news: Inputs): Promise<pulumi.dynamic
     failures.push({ property: "source", reason: `${spec.source} does not exist` });
   if (failures.length) return { inputs: news, failures };
   const rest = Object.fromEntries(
-    Object.entries(news).filter(([k]) => !(SPEC_KEYS as readonly string[]).includes(k)),
+    Object.entries(news).filter(([k]) => ![...SPEC_KEYS, "credentials"].includes(k)),
   );
   return {
     inputs: {
       ...rest,
-      ...spec,
+      ...toState(spec),
       programSha256: programSourceSha256(spec),
       mapsSha256: mapsDigest(policyMaps(spec)),
       ruleCount: spec.rules?.length ?? 0,
@@ -118,6 +152,8 @@ export async function diff(_id: string, olds: Outputs, news: Outputs): Promise<p
     "section",
     "providerVersion",
     "concurrency",
+    "force",
+    "credentials",
   ] as const;
   const changed: string[] = fields.filter((f) => JSON.stringify(olds[f]) !== JSON.stringify(news[f]));
   if (JSON.stringify(olds.rules) !== JSON.stringify(news.rules)) changed.push("rules");
@@ -159,8 +195,7 @@ async function pool<T, R>(items: readonly T[], limit: number, work: (item: T) =>
   return results;
 }
 
-async function desiredFor(id: string, spec: Outputs): Promise<Desired> {
-  await ensureBpffs();
+async function desiredFor(id: string, spec: XdpProgramSpec): Promise<Desired> {
   const object = await buildObject(spec.source);
   if (spec.source !== undefined) await assertSection(object.path, spec.section ?? "xdp");
   const maps = policyMaps(spec);
@@ -184,26 +219,33 @@ async function assertSection(objectPath: string, section: string): Promise<void>
   }
 }
 
+/** Applied and unchanged since: the node is left alone (after a partial failure only failed nodes are retried). */
+const upToDate = (applied: NodeAttachment | undefined, desired: Desired, spec: XdpProgramSpec) =>
+  applied?.status === "attached" &&
+  applied.drift === undefined &&
+  applied.objectSha256 === desired.objectSha256 &&
+  applied.mapsSha256 === desired.mapsSha256 &&
+  (spec.mode === "auto" || spec.mode === applied.mode);
+
 async function applyAll(
   id: string,
-  spec: Outputs,
+  state: Outputs,
   previous?: { outs: Outputs; maps: Record<string, MapEntry[]> },
 ): Promise<Outputs> {
+  const spec = specOf(state);
   const desired = await desiredFor(id, spec);
   const attachments = await pool(spec.nodes, spec.concurrency, async (node): Promise<NodeAttachment> => {
     const applied = previous?.outs.attachments?.find((a) => a.node === node.name);
+    if (applied && upToDate(applied, desired, spec)) return applied;
     try {
-      return await converge(
-        transportFor(node.connection),
-        node,
-        desired,
-        applied ? { attachment: applied, maps: previous!.maps } : undefined,
+      return await withTransport(node.connection, (t) =>
+        converge(t, node, desired, applied ? { attachment: applied, maps: previous!.maps } : undefined),
       );
     } catch (error) {
       return { node: node.name, status: "failed", error: (error as Error).message };
     }
   });
-  const outs = { ...spec, attachments };
+  const outs = { ...toState(spec), attachments };
   const failed = attachments.filter((a) => a.status === "failed");
   if (failed.length)
     throw new PartialFailure(
@@ -224,10 +266,11 @@ export async function update(id: string, olds: Outputs, news: Outputs): Promise<
 }
 
 export async function read(id: string, props: Outputs): Promise<pulumi.dynamic.ReadResult> {
-  const attachments = await pool(props.nodes ?? [], props.concurrency ?? 8, async (node) => {
+  const spec = specOf(props);
+  const attachments = await pool(spec.nodes, spec.concurrency ?? 8, async (node) => {
     const applied = props.attachments?.find((a) => a.node === node.name);
     try {
-      return await probe(transportFor(node.connection), node, id, props.interfaceName, applied);
+      return await withTransport(node.connection, (t) => probe(t, node, id, spec.interfaceName, applied));
     } catch (error) {
       return { ...applied, node: node.name, status: "failed" as const, error: (error as Error).message };
     }
@@ -236,15 +279,20 @@ export async function read(id: string, props: Outputs): Promise<pulumi.dynamic.R
 }
 
 async function deleteAll(id: string, props: Outputs): Promise<void> {
+  const spec = specOf(props);
   const errors: string[] = [];
-  await pool(props.nodes ?? [], props.concurrency ?? 8, async (node) => {
+  await pool(spec.nodes, spec.concurrency ?? 8, async (node) => {
     try {
-      await remove(transportFor(node.connection), node, id, props.interfaceName);
+      await withTransport(node.connection, (t) => remove(t, node, id, spec.interfaceName));
     } catch (error) {
       errors.push(`${node.name}: ${(error as Error).message}`);
     }
   });
-  if (errors.length) throw new Error(`XdpProgram could not be removed from every node: ${errors.join("; ")}`);
+  // Forcing leaves those nodes as they are: the caller chose that over keeping the resource.
+  if (errors.length && !spec.force)
+    throw new Error(
+      `XdpProgram could not be removed from ${errors.length} of ${spec.nodes.length} nodes, so it stays in state (destroy again once they are reachable, or apply force: true first to give them up): ${errors.join("; ")}`,
+    );
 }
 
 export { deleteAll as delete };

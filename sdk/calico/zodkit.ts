@@ -45,7 +45,10 @@ export function formatPath(path: readonly PropertyKey[]): string {
 }
 
 /** One line per issue: `<path> <message>`. */
-export function formatIssues(issues: readonly z.core.$ZodIssue[], prefix = ""): string[] {
+export function formatIssues(
+  issues: readonly { readonly path: readonly PropertyKey[]; readonly message: string }[],
+  prefix = "",
+): string[] {
   return issues.map((issue) => {
     const path = formatPath([...(prefix ? [prefix] : []), ...issue.path]);
     return path ? `${path} ${issue.message}` : issue.message;

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { bitsOf, type IpNetwork, parseCidr } from "../calico/cidr";
 import { type Protocol, protocolNumber } from "../calico/ports";
-import type { EntityRule, Rule } from "../calico/rule";
+import type { EntityRule } from "../calico/rule";
 import { parseOrThrow } from "../calico/zodkit";
 import {
   type AddrMatch,

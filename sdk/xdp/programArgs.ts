@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import { z } from "zod";
 import { INTERFACE_NAME, resourceNameProblem } from "../calico/names";
 import { checkedString, exactEnum, strictObject } from "../calico/zodkit";
@@ -6,6 +7,55 @@ import { cidrCount, xdpPolicySchema } from "./policy";
 
 /** Network namespace names as `ip netns` creates them under /run/netns. */
 const NETNS_NAME = /^[a-zA-Z0-9_.-]{1,64}$/;
+
+/** A host to dial: an IP address or a DNS name (never anything a shell or ssh could read as an option). */
+const HOST_NAME =
+  /^(?=.{1,253}$)[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*\.?$/;
+/** POSIX portable user names, as useradd accepts them. */
+const USER_NAME = /^[a-z_][a-z0-9_.-]{0,31}$/;
+/** An OpenSSH public key line (`ssh-ed25519 AAAA... [comment]`) or a `SHA256:` fingerprint. */
+const HOST_KEY =
+  /^(?:(?:ssh-(?:ed25519|rsa|dss)|ecdsa-sha2-nistp(?:256|384|521)|sk-[a-z0-9@.-]+) [A-Za-z0-9+/]+={0,2}(?: .*)?|SHA256:[A-Za-z0-9+/]{43}=?)$/;
+
+/** A secret: never quoted back in a message, so it cannot leak through an error or a preview. */
+const secretString = z.string({ error: "must be a string" }).min(1, "is empty");
+
+/** How to dial one SSH server; the same fields as `@pulumi/command`'s `remote.ConnectionArgs`. */
+const sshEndpoint = {
+  /** The address or DNS name of the node's SSH server. */
+  host: checkedString((v) =>
+    isIP(v) !== 0 || HOST_NAME.test(v) ? undefined : "is not an IP address or a DNS name",
+  ),
+  /** @default - 22 */
+  port: z.number().int().min(1).max(65535).default(22),
+  /** @default - "root" (attaching XDP programs needs CAP_NET_ADMIN and CAP_BPF) */
+  user: checkedString((v) => (USER_NAME.test(v) ? undefined : "is not a user name")).default("root"),
+  /** The private key in OpenSSH or PEM form; pass a Pulumi secret (it is kept secret in state either way). */
+  privateKey: secretString.optional(),
+  /** The passphrase of an encrypted `privateKey`. */
+  privateKeyPassword: secretString.optional(),
+  /** An ssh-agent socket to authenticate with instead of (or before) `privateKey`. */
+  agentSocketPath: checkedString((v) =>
+    v.startsWith("/") && !v.includes("\0") ? undefined : "must be an absolute path",
+  ).optional(),
+  /**
+   * The server's host key, pinned: an OpenSSH public key line (`ssh-ed25519 AAAA...`, as in
+   * `/etc/ssh/ssh_host_ed25519_key.pub`) or its `SHA256:` fingerprint (`ssh-keygen -lf`).
+   * @default - not verified: any host key is accepted, with a warning
+   */
+  hostKey: checkedString((v) =>
+    HOST_KEY.test(v.trim())
+      ? undefined
+      : "is not a host key: give the public key line (ssh-ed25519 AAAA...) or its SHA256: fingerprint",
+  ).optional(),
+  /** Connection attempts before the node counts as unreachable. @default - 10 */
+  dialErrorLimit: z.number().int().min(1).max(100).default(10),
+  /** Seconds one attempt (TCP connect and SSH handshake) may take. @default - 15 */
+  perDialTimeout: z.number().int().min(1).max(600).default(15),
+};
+
+const sshProxySchema = strictObject(sshEndpoint);
+export type SshProxy = z.output<typeof sshProxySchema>;
 
 export const connectionSchema = z.discriminatedUnion(
   "type",
@@ -24,10 +74,52 @@ export const connectionSchema = z.discriminatedUnion(
           : "is not a network namespace name: letters, digits, '_', '.', '-'",
       ),
     }),
+    strictObject({
+      /** A remote host reached over SSH; it needs `ip` and `bpftool` (bpffs is mounted if absent). */
+      type: z.literal("ssh"),
+      ...sshEndpoint,
+      /** A bastion to tunnel through. @default - dial the node directly */
+      proxy: sshProxySchema.optional(),
+    }),
   ],
-  { error: (issue) => (issue.code === "invalid_union" ? 'type must be "local" or "netns"' : undefined) },
+  {
+    error: (issue) => (issue.code === "invalid_union" ? 'type must be "local", "netns" or "ssh"' : undefined),
+  },
 );
 export type Connection = z.output<typeof connectionSchema>;
+
+/** Rules across an SSH connection's fields (and its bastion's); paths are within the connection. */
+export function sshConnectionIssues(connection: Connection): { path: PropertyKey[]; message: string }[] {
+  if (connection.type !== "ssh") return [];
+  const issues: { path: PropertyKey[]; message: string }[] = [];
+  const endpoints: [SshProxy, PropertyKey[]][] = [[connection, []]];
+  if (connection.proxy) endpoints.push([connection.proxy, ["proxy"]]);
+  for (const [endpoint, at] of endpoints) {
+    if (endpoint.privateKey === undefined && endpoint.agentSocketPath === undefined)
+      issues.push({
+        path: [...at, "privateKey"],
+        message: "is missing: give privateKey (a Pulumi secret) or agentSocketPath",
+      });
+    if (endpoint.privateKeyPassword !== undefined && endpoint.privateKey === undefined)
+      issues.push({ path: [...at, "privateKeyPassword"], message: "is set but privateKey is not" });
+  }
+  return issues;
+}
+
+/** One warning per SSH endpoint whose host key is not pinned. */
+export function hostKeyWarnings(subject: string, nodes: readonly { name: string; connection: Connection }[]) {
+  const warnings: string[] = [];
+  for (const { name, connection } of nodes) {
+    if (connection.type !== "ssh") continue;
+    for (const endpoint of connection.proxy ? [connection, connection.proxy] : [connection]) {
+      if (endpoint.hostKey === undefined)
+        warnings.push(
+          `${subject}: node ${name} connects to ${endpoint.user}@${endpoint.host}:${endpoint.port} without hostKey, so that host is not verified; pin its /etc/ssh/ssh_host_ed25519_key.pub line (or SHA256: fingerprint) as hostKey`,
+        );
+    }
+  }
+  return warnings;
+}
 
 export const xdpNodeSchema = strictObject({
   /** The node's name (the Calico/Kubernetes node name); unique within the resource. */
@@ -99,7 +191,21 @@ export const xdpProgramArgsSchema = strictObject({
   section: section.optional(),
   /** How many nodes to work on at once. @default - 8 */
   concurrency: z.number().int().min(1).max(256).default(8),
+  /**
+   * Let destroy (and node removal) succeed when a node cannot be reached, leaving whatever is on that
+   * node. Takes effect once applied: delete runs with the inputs in state.
+   * @default - false: destroy fails naming the unreachable nodes and keeps the resource in state
+   */
+  force: z.boolean().default(false),
 }).superRefine((args, ctx) => {
+  for (const [i, node] of args.nodes.entries()) {
+    for (const issue of sshConnectionIssues(node.connection))
+      ctx.addIssue({
+        code: "custom",
+        path: ["nodes", i, "connection", ...issue.path],
+        message: issue.message,
+      });
+  }
   if ((args.rules === undefined) === (args.source === undefined)) {
     ctx.addIssue({
       code: "custom",

@@ -272,6 +272,7 @@ describe.skipIf(skip)("XdpProgram never replaces a program it did not attach", (
 });
 
 describe("XdpProgram check rejects bad input before anything runs", () => {
+  const ssh = { type: "ssh", host: "198.19.0.2", agentSocketPath: "/run/ssh-agent.sock" };
   const base = { nodes: [{ name: "n1", connection: { type: "local" } }], interfaceName: "eth0", rules: [] };
   it.each([
     [
@@ -303,7 +304,67 @@ describe("XdpProgram check rejects bad input before anything runs", () => {
       "an unknown transport",
       { nodes: [{ name: "n", connection: { type: "telnet" } }] },
       "nodes[0].connection.type",
-      /type must be "local" or "netns"/,
+      /type must be "local", "netns" or "ssh"/,
+    ],
+    [
+      "an SSH host that is an ssh option",
+      { nodes: [{ name: "n", connection: { ...ssh, host: "-oProxyCommand=reboot" } }] },
+      "nodes[0].connection.host",
+      /"-oProxyCommand=reboot" is not an IP address or a DNS name/,
+    ],
+    [
+      "an SSH user with a shell metacharacter",
+      { nodes: [{ name: "n", connection: { ...ssh, user: "root;id" } }] },
+      "nodes[0].connection.user",
+      /is not a user name/,
+    ],
+    [
+      "an SSH node without a key or agent",
+      { nodes: [{ name: "n", connection: { type: "ssh", host: "node-1.example" } }] },
+      "nodes[0].connection.privateKey",
+      /is missing: give privateKey \(a Pulumi secret\) or agentSocketPath/,
+    ],
+    [
+      "a key passphrase without a key",
+      {
+        nodes: [
+          {
+            name: "n",
+            connection: {
+              type: "ssh",
+              host: "198.19.0.2",
+              agentSocketPath: "/run/agent",
+              privateKeyPassword: "pw",
+            },
+          },
+        ],
+      },
+      "nodes[0].connection.privateKeyPassword",
+      /is set but privateKey is not/,
+    ],
+    [
+      "a private key ssh2 cannot read",
+      { nodes: [{ name: "n", connection: { ...ssh, privateKey: "not-a-key-SECRETSECRET" } }] },
+      "nodes[0].connection.privateKey",
+      /^cannot be used: (?!.*SECRETSECRET)/,
+    ],
+    [
+      "a host key that is not one",
+      { nodes: [{ name: "n", connection: { ...ssh, hostKey: "AAAA" } }] },
+      "nodes[0].connection.hostKey",
+      /is not a host key: give the public key line/,
+    ],
+    [
+      "a bastion without credentials",
+      { nodes: [{ name: "n", connection: { ...ssh, proxy: { host: "bastion.example" } } }] },
+      "nodes[0].connection.proxy.privateKey",
+      /is missing/,
+    ],
+    [
+      "an SSH port out of range",
+      { nodes: [{ name: "n", connection: { ...ssh, port: 70000 } }] },
+      "nodes[0].connection.port",
+      /65535/,
     ],
     ["a mode typo", { mode: "drv" }, "mode", /"drv" is not an XDP mode/],
     [

@@ -3,18 +3,15 @@ import { join } from "node:path";
 
 const TRAFFIC = join(__dirname, "traffic.js");
 
-/** Runs traffic.js in a network namespace until it exits; resolves with its trimmed stdout. */
-export function inNetns(netns: string, ...args: string[]): Promise<string> {
+/** Runs traffic.js in a network namespace (or, without one, on this machine) until it exits; resolves with its trimmed stdout. */
+export function inNetns(netns: string | undefined, ...args: string[]): Promise<string> {
+  const command = [process.execPath, TRAFFIC, ...args];
+  const [file, ...argv] = netns === undefined ? command : ["ip", "netns", "exec", netns, ...command];
   return new Promise((resolve, reject) => {
-    execFile(
-      "ip",
-      ["netns", "exec", netns, process.execPath, TRAFFIC, ...args],
-      { timeout: 120_000 },
-      (error, stdout, stderr) => {
-        if (error) reject(new Error(`${args.join(" ")} in ${netns}: ${stderr || error.message}`));
-        else resolve(stdout.trim());
-      },
-    );
+    execFile(file!, argv, { timeout: 120_000 }, (error, stdout, stderr) => {
+      if (error) reject(new Error(`${args.join(" ")} in ${netns ?? "this machine"}: ${stderr || error.message}`));
+      else resolve(stdout.trim());
+    });
   });
 }
 
