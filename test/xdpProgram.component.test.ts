@@ -1,4 +1,5 @@
-import { describe, expect, it } from "vitest";
+import * as pulumi from "@pulumi/pulumi";
+import { describe, expect, it, vi } from "vitest";
 import { HostEndpoint, UntrackedPolicy, XdpProgram } from "../sdk/index";
 import { installMocks, outputValue, settle } from "./support/pulumiMocks";
 
@@ -75,5 +76,108 @@ describe("XdpProgram wiring under Pulumi mocks", () => {
         }),
     ).toThrow(/XdpProgram "bad": interfaceName "eth0 ; reboot" is not an interface name/);
     expect(registered.some((r) => r.name === "bad" && r.type === XDP_TYPE)).toBe(false);
+  });
+
+  /** The value of a secret as the mock monitor receives it (Pulumi's secret signature); fails when not secret. */
+  const secretValue = (wire: unknown) => {
+    expect(wire).toEqual({
+      "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270",
+      value: expect.anything(),
+    });
+    return (wire as { value: unknown }).value;
+  };
+  const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nnot-a-real-key\n-----END OPENSSH PRIVATE KEY-----\n";
+  const sshNode = (name: string, privateKey: pulumi.Input<string>, extra: Record<string, unknown> = {}) => ({
+    name,
+    connection: { type: "ssh" as const, host: "198.19.0.2", privateKey, ...extra },
+  });
+
+  it("GIVEN SSH nodes with keys WHEN constructed THEN nodes are registered without them and credentials carry them", async () => {
+    new XdpProgram("ssh-split", {
+      nodes: [
+        sshNode("a", pulumi.secret(KEY), { hostKey: "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU" }),
+        sshNode("b", KEY, {
+          hostKey: "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU",
+          proxy: {
+            host: "bastion.example",
+            privateKey: KEY,
+            privateKeyPassword: "pw",
+            hostKey: "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU",
+          },
+        }),
+      ],
+      interfaceName: "eth0",
+      rules: [{ action: "Deny" }],
+    });
+    await settle();
+    const [xdp] = registered.filter((r) => r.type === XDP_TYPE && r.name === "ssh-split");
+    expect(JSON.stringify(xdp?.inputs.nodes)).not.toContain("PRIVATE KEY");
+    expect(JSON.stringify(xdp?.inputs.nodes)).not.toContain("pw");
+    expect(xdp?.inputs.nodes).toEqual([
+      { name: "a", connection: expect.objectContaining({ type: "ssh", host: "198.19.0.2" }) },
+      {
+        name: "b",
+        connection: expect.objectContaining({ proxy: expect.objectContaining({ host: "bastion.example" }) }),
+      },
+    ]);
+    expect(secretValue(xdp?.inputs.credentials)).toEqual({
+      a: { privateKey: KEY },
+      b: { privateKey: KEY, proxy: { privateKey: KEY, privateKeyPassword: "pw" } },
+    });
+  });
+
+  it("GIVEN a secret key in an UntrackedPolicy's xdp nodes WHEN rendered THEN the policy is not secret and the child gets the key", async () => {
+    const policy = new UntrackedPolicy("ssh-policy", {
+      selector: "has(redis)",
+      ingress: [{ action: "Deny", protocol: "UDP" }],
+      xdp: {
+        nodes: [
+          sshNode("redis-1", pulumi.secret(KEY), {
+            hostKey: "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU",
+          }),
+        ],
+        interfaceName: "eth0",
+      },
+    });
+    expect(await pulumi.isSecret(policy.rendered)).toBe(false);
+    await outputValue(policy.rendered);
+    await settle();
+    const [xdp] = registered.filter((r) => r.type === XDP_TYPE && r.name === "ssh-policy-xdp");
+    expect(JSON.stringify(xdp?.inputs.nodes)).not.toContain("PRIVATE KEY");
+    expect(secretValue(xdp?.inputs.credentials)).toEqual({ "redis-1": { privateKey: KEY } });
+  });
+
+  it("GIVEN an SSH node without hostKey WHEN constructed THEN a warning says the host is not verified", async () => {
+    const warn = vi.spyOn(pulumi.log, "warn").mockImplementation(() => Promise.resolve());
+    try {
+      new XdpProgram("unpinned", {
+        nodes: [sshNode("a", KEY)],
+        interfaceName: "eth0",
+        rules: [{ action: "Deny" }],
+      });
+      await settle();
+      expect(warn).toHaveBeenCalledWith(
+        expect.stringMatching(
+          /^XdpProgram "unpinned": node a connects to root@198\.19\.0\.2:22 without hostKey, so that host is not verified/,
+        ),
+        expect.anything(),
+      );
+      expect(warn.mock.calls.flat().join(" ")).not.toContain("PRIVATE KEY");
+    } finally {
+      warn.mockRestore();
+    }
+  });
+
+  it("GIVEN an SSH node with neither key nor agent WHEN constructed THEN it throws with the field path", () => {
+    expect(
+      () =>
+        new XdpProgram("keyless", {
+          nodes: [{ name: "a", connection: { type: "ssh", host: "198.19.0.2" } }],
+          interfaceName: "eth0",
+          rules: [],
+        }),
+    ).toThrow(
+      /nodes\[0\]\.connection\.privateKey is missing: give privateKey \(a Pulumi secret\) or agentSocketPath/,
+    );
   });
 });

@@ -32,6 +32,7 @@ const HOSTILE = [
   "it's",
   "'",
   '"$HOME"',
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a literal the remote shell must not expand
   "${IFS}",
   "line\nbreak",
   "tab\there",

@@ -9,7 +9,8 @@ export function inNetns(netns: string | undefined, ...args: string[]): Promise<s
   const [file, ...argv] = netns === undefined ? command : ["ip", "netns", "exec", netns, ...command];
   return new Promise((resolve, reject) => {
     execFile(file!, argv, { timeout: 120_000 }, (error, stdout, stderr) => {
-      if (error) reject(new Error(`${args.join(" ")} in ${netns ?? "this machine"}: ${stderr || error.message}`));
+      if (error)
+        reject(new Error(`${args.join(" ")} in ${netns ?? "this machine"}: ${stderr || error.message}`));
       else resolve(stdout.trim());
     });
   });
