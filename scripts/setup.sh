@@ -4,7 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(clang llvm libbpf-dev bpftool iproute2 redis-server redis-tools openssh-server openssh-client)
+# The benchmarks also need netsniff-ng (trafgen), iptables, ipset and nftables.
+APT_PACKAGES=(clang llvm libbpf-dev bpftool iproute2 redis-server redis-tools openssh-server openssh-client
+  netsniff-ng iptables ipset nftables)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -6,6 +6,7 @@ import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { redisHostFromConfig } from "../../examples/redis-host/program";
 import { PIN_ROOT } from "../../provider/xdp/node";
+import { startRedis } from "../../scripts/redis";
 import { engineWorkspace } from "../../scripts/workspace";
 import type { NodeAttachment } from "../../sdk/xdp/programArgs";
 import { engine } from "../support/engine";
@@ -13,7 +14,7 @@ import { inNetns } from "../support/hosts";
 import { kernelSkip } from "../support/kernel";
 import { createTestbed, type Testbed } from "../support/netns";
 import { REPO_ROOT } from "../support/paths";
-import { redisPing, startRedis } from "../support/redis";
+import { redisPing } from "../support/redis";
 import { attachedId, detachFromOutside } from "../support/xdpLink";
 
 const skip = kernelSkip(["clang", "bpftool", "ip", "redis-server", "redis-cli"]);

@@ -1,0 +1,152 @@
+/**
+ * One deny list of source CIDRs, enforced the ways a host can enforce it: our XDP filter, iptables raw
+ * rules (one per CIDR, as Felix renders a policy's nets without an IP set), iptables raw matching an
+ * ipset `hash:net`, an nftables set, or nothing. Each can report how many packets it dropped.
+ */
+import { join } from "node:path";
+import { readCounters } from "../provider/bpf/bpftool";
+import { run } from "../provider/bpf/exec";
+import * as provider from "../provider/xdp/provider";
+import { REASONS } from "../sdk/xdp/layout";
+import type { NodeAttachment } from "../sdk/xdp/programArgs";
+
+export interface Victim {
+  readonly netns: string;
+  readonly iface: string;
+}
+
+export interface DenyFilter {
+  readonly key: "none" | "xdp-native" | "xdp-generic" | "iptables" | "ipset" | "nftables";
+  readonly label: string;
+  install(victim: Victim, cidrs: readonly string[]): Promise<void>;
+  /** Packets it dropped so far (for `none`: packets the victim's interface received). */
+  counted(victim: Victim): Promise<number>;
+  remove(victim: Victim): Promise<void>;
+}
+
+const inNetns = (victim: Victim, file: string, args: readonly string[], input?: string) =>
+  run("ip", ["netns", "exec", victim.netns, file, ...args], { input });
+
+async function iptablesDrops(victim: Victim): Promise<number> {
+  const saved = await inNetns(victim, "iptables-save", ["-c", "-t", "raw"]);
+  let packets = 0;
+  for (const match of saved.matchAll(/^\[(\d+):\d+\] -A PREROUTING .*-j DROP$/gm))
+    packets += Number(match[1]);
+  return packets;
+}
+
+const rawTable = (rules: readonly string[]) =>
+  ["*raw", ":PREROUTING ACCEPT [0:0]", ...rules.map((r) => `-A PREROUTING ${r}`), "COMMIT", ""].join("\n");
+
+const IPSET = "cxbench-deny";
+const NFT_TABLE = "cxbench";
+
+/** Our filter through the provider, as `pulumi up` would attach it. */
+function xdpFilter(mode: "native" | "generic"): DenyFilter {
+  let xdp: { id: string; outs: { attachments: NodeAttachment[] } & Record<string, unknown> } | undefined;
+  return {
+    key: `xdp-${mode}`,
+    label: `calico-xdp XDP filter, ${mode}`,
+    async install(victim, cidrs) {
+      const checked = await provider.check(
+        {},
+        {
+          nodes: [{ name: "victim", connection: { type: "netns", netns: victim.netns } }],
+          interfaceName: victim.iface,
+          mode,
+          rules: [{ action: "Deny", source: { nets: cidrs } }],
+        },
+      );
+      if (checked.failures?.length) throw new Error(JSON.stringify(checked.failures));
+      const created = await provider.create(checked.inputs as never);
+      xdp = { id: created.id, outs: created.outs as never };
+    },
+    async counted() {
+      const counters = await readCounters(join(xdp!.outs.attachments[0]!.pinDir!, "verdict_stats"));
+      return Number(counters[REASONS.indexOf("deny")]?.packets ?? 0n);
+    },
+    async remove() {
+      if (xdp) await provider.delete(xdp.id, xdp.outs as never);
+      xdp = undefined;
+    },
+  };
+}
+
+export const DENY_FILTERS: readonly DenyFilter[] = [
+  {
+    key: "none",
+    label: "no filter",
+    async install() {},
+    async counted(victim) {
+      const [link] = JSON.parse(
+        await run("ip", ["-n", victim.netns, "-s", "-j", "link", "show", "dev", victim.iface]),
+      );
+      return Number(link.stats64.rx.packets);
+    },
+    async remove() {},
+  },
+  xdpFilter("native"),
+  xdpFilter("generic"),
+  {
+    key: "iptables",
+    label: "iptables raw, one rule per CIDR",
+    async install(victim, cidrs) {
+      await inNetns(victim, "iptables-restore", [], rawTable(cidrs.map((c) => `-s ${c} -j DROP`)));
+    },
+    counted: iptablesDrops,
+    async remove(victim) {
+      await inNetns(victim, "iptables", ["-t", "raw", "-F", "PREROUTING"]);
+    },
+  },
+  {
+    key: "ipset",
+    label: "iptables raw + ipset hash:net",
+    async install(victim, cidrs) {
+      const set = [
+        `create ${IPSET} hash:net family inet maxelem ${Math.max(65536, cidrs.length)}`,
+        ...cidrs.map((c) => `add ${IPSET} ${c}`),
+        "",
+      ].join("\n");
+      await inNetns(victim, "ipset", ["restore"], set);
+      await inNetns(victim, "iptables-restore", [], rawTable([`-m set --match-set ${IPSET} src -j DROP`]));
+    },
+    counted: iptablesDrops,
+    async remove(victim) {
+      await inNetns(victim, "iptables", ["-t", "raw", "-F", "PREROUTING"]);
+      await inNetns(victim, "ipset", ["destroy", IPSET]);
+    },
+  },
+  {
+    key: "nftables",
+    label: "nftables set",
+    async install(victim, cidrs) {
+      const ruleset = `table ip ${NFT_TABLE} {
+  set deny {
+    type ipv4_addr
+    flags interval
+    elements = { ${cidrs.join(", ")} }
+  }
+  chain pre {
+    type filter hook prerouting priority raw; policy accept;
+    ip saddr @deny counter drop
+  }
+}
+`;
+      await inNetns(victim, "nft", ["-f", "-"], ruleset);
+    },
+    async counted(victim) {
+      const listing = JSON.parse(
+        await inNetns(victim, "nft", ["-j", "list", "chain", "ip", NFT_TABLE, "pre"]),
+      ) as {
+        nftables: { rule?: { expr: { counter?: { packets: number } }[] } }[];
+      };
+      let packets = 0;
+      for (const item of listing.nftables)
+        for (const expr of item.rule?.expr ?? []) packets += expr.counter?.packets ?? 0;
+      return packets;
+    },
+    async remove(victim) {
+      await inNetns(victim, "nft", ["delete", "table", "ip", NFT_TABLE]);
+    },
+  },
+];
