@@ -11,7 +11,7 @@ import { compileXdpPolicy, encodeMaps, type MapEntry, mapsDigest } from "../../s
 import { type Credentials, joinCredentials, separateCredentials } from "../../sdk/xdp/credentials";
 import {
   type NodeAttachment,
-  type SshProxy,
+  sshEndpoints,
   type XdpNode,
   type XdpProgramSpec,
   xdpProgramArgsSchema,
@@ -72,18 +72,22 @@ function specOf(state: Outputs): XdpProgramSpec {
 
 /** Private keys ssh2 cannot use, by field path; the reason never quotes the key. */
 function keyFailures(nodes: readonly XdpNode[]): pulumi.dynamic.CheckFailure[] {
-  const failures: pulumi.dynamic.CheckFailure[] = [];
-  for (const [i, { connection }] of nodes.entries()) {
-    if (connection.type !== "ssh") continue;
-    const endpoints: [SshProxy, string][] = [[connection, `nodes[${i}].connection`]];
-    if (connection.proxy) endpoints.push([connection.proxy, `nodes[${i}].connection.proxy`]);
-    for (const [endpoint, path] of endpoints) {
-      if (endpoint.privateKey === undefined) continue;
-      const problem = privateKeyProblem(endpoint.privateKey, endpoint.privateKeyPassword);
-      if (problem) failures.push({ property: `${path}.privateKey`, reason: `cannot be used: ${problem}` });
-    }
-  }
-  return failures;
+  return nodes.flatMap(({ connection }, i) =>
+    sshEndpoints(connection).flatMap(([endpoint, at]) => {
+      const problem =
+        endpoint.privateKey === undefined
+          ? undefined
+          : privateKeyProblem(endpoint.privateKey, endpoint.privateKeyPassword);
+      return problem
+        ? [
+            {
+              property: formatPath(["nodes", i, "connection", ...at, "privateKey"]),
+              reason: `cannot be used: ${problem}`,
+            },
+          ]
+        : [];
+    }),
+  );
 }
 
 /** What a program change shows as in a preview: the sources' digest and the section. */

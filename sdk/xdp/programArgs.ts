@@ -88,13 +88,21 @@ export const connectionSchema = z.discriminatedUnion(
 );
 export type Connection = z.output<typeof connectionSchema>;
 
+/** An SSH connection's endpoints (the node, then its bastion) with their paths within the connection. */
+export function sshEndpoints(connection: Connection): [SshProxy, PropertyKey[]][] {
+  if (connection.type !== "ssh") return [];
+  return connection.proxy
+    ? [
+        [connection, []],
+        [connection.proxy, ["proxy"]],
+      ]
+    : [[connection, []]];
+}
+
 /** Rules across an SSH connection's fields (and its bastion's); paths are within the connection. */
 export function sshConnectionIssues(connection: Connection): { path: PropertyKey[]; message: string }[] {
-  if (connection.type !== "ssh") return [];
   const issues: { path: PropertyKey[]; message: string }[] = [];
-  const endpoints: [SshProxy, PropertyKey[]][] = [[connection, []]];
-  if (connection.proxy) endpoints.push([connection.proxy, ["proxy"]]);
-  for (const [endpoint, at] of endpoints) {
+  for (const [endpoint, at] of sshEndpoints(connection)) {
     if (endpoint.privateKey === undefined && endpoint.agentSocketPath === undefined)
       issues.push({
         path: [...at, "privateKey"],
@@ -110,8 +118,7 @@ export function sshConnectionIssues(connection: Connection): { path: PropertyKey
 export function hostKeyWarnings(subject: string, nodes: readonly { name: string; connection: Connection }[]) {
   const warnings: string[] = [];
   for (const { name, connection } of nodes) {
-    if (connection.type !== "ssh") continue;
-    for (const endpoint of connection.proxy ? [connection, connection.proxy] : [connection]) {
+    for (const [endpoint] of sshEndpoints(connection)) {
       if (endpoint.hostKey === undefined)
         warnings.push(
           `${subject}: node ${name} connects to ${endpoint.user}@${endpoint.host}:${endpoint.port} without hostKey, so that host is not verified; pin its /etc/ssh/ssh_host_ed25519_key.pub line (or SHA256: fingerprint) as hostKey`,

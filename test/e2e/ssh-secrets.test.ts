@@ -87,12 +87,17 @@ describe.skipIf(skip)("an SSH key through the real Pulumi engine", () => {
     }
   }, 300_000);
 
-  it("GIVEN a secret key WHEN up runs with --debug -v=6 THEN the program is attached and the key is in neither the logs nor the state", async () => {
+  it("GIVEN a secret key WHEN up and refresh run with --debug -v=6 THEN the program is attached and the key is in neither the logs nor the state", async () => {
     const result = await stack.up(verbose);
     logs += result.stdout + result.stderr;
     const attachments = result.outputs.attachments!.value as NodeAttachment[];
     expect(attachments).toEqual([expect.objectContaining({ node: "edge-1", status: "attached" })]);
     expect(attachedId(fleet.hosts[0]!.netns, fleet.hosts[0]!.iface)).toBe(attachments[0]!.programId);
+
+    // Refresh reads the node again through the provider and writes state again.
+    const refreshed = await stack.refresh({ ...verbose });
+    logs += refreshed.stdout + refreshed.stderr;
+    expect(refreshed.summary.result).toBe("succeeded");
 
     // What the file backend stores (checkpoint, backups, history), as a user would back it up.
     // (The Automation API's exportStack decrypts secrets, so the files are read instead.)
