@@ -27,17 +27,9 @@ CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/calico-xdp/engine/pulumi-$PULUMI_VERSION-
 BIN="$CACHE/bin"
 mkdir -p "$BIN"
 export GOFLAGS=-mod=mod
-log() { echo "engine: $*" >&2; }
-# Go builds are silent for minutes: say every 30 s that they still run.
-ticking() {
-  local start=$SECONDS
-  (while sleep 30; do log "still building ($(((SECONDS - start) / 60)) min so far)"; done) &
-  local ticker=$!
-  local status=0
-  "$@" || status=$?
-  kill "$ticker" 2>/dev/null || true
-  return "$status"
-}
+LOG_PREFIX=engine
+# shellcheck source=scripts/build-log.sh
+source scripts/build-log.sh
 
 if [ ! -x "$BIN/pulumi" ]; then
   if command -v pulumi >/dev/null && [ "$(pulumi version 2>/dev/null)" = "v$PULUMI_VERSION" ]; then

@@ -4,8 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# The benchmarks also need netsniff-ng (trafgen), iptables, ipset and nftables.
+# etcd-server and openssl: the end-to-end tests' API server; netsniff-ng (trafgen), iptables, ipset and
+# nftables: the benchmarks.
 APT_PACKAGES=(clang llvm libbpf-dev bpftool iproute2 redis-server redis-tools openssh-server openssh-client
+  etcd-server openssl
   netsniff-ng iptables ipset nftables)
 
 missing=()
