@@ -59,7 +59,7 @@ describe.skipIf(skip)("Calico's CRDs in a real API server accept what the SDK re
   );
 
   it.each(["redis-host", "dos-denylist"])(
-    "GIVEN examples/%s under mocks WHEN every Calico object is applied THEN the server accepts each, and deletes them",
+    "GIVEN examples/%s under mocks WHEN every Calico object is applied THEN the server accepts and stores each",
     async (example) => {
       const registered = installMocks();
       await import(`../examples/${example}/index`);
