@@ -9,6 +9,7 @@ import { PIN_ROOT } from "../../provider/xdp/node";
 import { startRedis } from "../../scripts/redis";
 import { engineWorkspace } from "../../scripts/workspace";
 import type { NodeAttachment } from "../../sdk/xdp/programArgs";
+import { type ApiServer, apiServerBinary, startApiServer } from "../support/apiserver";
 import { engine } from "../support/engine";
 import { inNetns } from "../support/hosts";
 import { kernelSkip } from "../support/kernel";
@@ -27,7 +28,9 @@ describe.skipIf(skip)(
     let redis: { stop: () => void };
     let stack: Stack;
     let work: string;
-    let yamlDir: string;
+    let api: ApiServer;
+    const policyPath = "/apis/projectcalico.org/v3/globalnetworkpolicies/redis-untracked";
+    const hostEndpointPath = () => `/apis/projectcalico.org/v3/hostendpoints/redis-1-${tb.server.iface}`;
 
     const config = (clientCidrs: string[]) => ({
       nodes: {
@@ -36,7 +39,6 @@ describe.skipIf(skip)(
         ]),
       },
       clientCidrs: { value: JSON.stringify(clientCidrs) },
-      renderYamlTo: { value: yamlDir },
     });
     const xdpState = async () => {
       const state = (await stack.exportStack()).deployment as {
@@ -44,23 +46,23 @@ describe.skipIf(skip)(
       };
       return state.resources?.find((r) => r.type === XDP)?.outputs?.attachments?.[0];
     };
-    const xdpUrn = async () => {
-      const state = (await stack.exportStack()).deployment as { resources: { type: string; urn: string }[] };
-      return state.resources.find((r) => r.type === XDP)!.urn;
-    };
     const deniedConnect = () =>
       inNetns(tb.client.netns, "tcp-connect", tb.server.address, "6379", tb.client.deniedAddress);
 
     beforeAll(async () => {
       const { bin, skip: noEngine } = engine();
       if (noEngine) throw new Error(noEngine);
+      const { bin: apiServerBin, skip: noApiServer } = apiServerBinary();
+      if (noApiServer) throw new Error(noApiServer);
+      api = await startApiServer(apiServerBin!);
       tb = createTestbed();
       redis = await startRedis(tb.server.netns);
       work = mkdtempSync(join(tmpdir(), "calico-xdp-e2e-"));
-      yamlDir = join(work, "rendered");
+      const workspace = await engineWorkspace(bin!, work, "calico-xdp-tests");
       stack = await LocalWorkspace.createOrSelectStack(
         { projectName: "redis-host", stackName: "e2e", program: async () => redisHostFromConfig() },
-        await engineWorkspace(bin!, work, "calico-xdp-tests"),
+        // The Kubernetes provider finds the API server as kubectl would.
+        { ...workspace, envVars: { ...workspace.envVars, KUBECONFIG: api.kubeconfig } },
       );
       await stack.setAllConfig(config([`${tb.client.address}/32`]));
     }, 3_600_000);
@@ -71,6 +73,7 @@ describe.skipIf(skip)(
       } finally {
         redis?.stop();
         tb?.destroy();
+        api?.stop();
         if (work) rmSync(work, { recursive: true, force: true });
       }
     }, 300_000);
@@ -82,19 +85,34 @@ describe.skipIf(skip)(
       expect(preview.stdout).toMatch(/calico-xdp:index:UntrackedPolicy/);
       expect(preview.stdout).toMatch(/pulumi-nodejs:dynamic\/calico-xdp:XdpProgram/);
       expect(attachedId(tb.server.netns, tb.server.iface)).toBeUndefined();
-      expect(existsSync(yamlDir)).toBe(false);
+      expect((await api.get(policyPath))[0]).toBe(404);
     });
 
-    it("2. up renders the Calico objects and attaches the filter: the allowed client PINGs, a denied source cannot connect", async () => {
+    it("2. up creates the Calico objects in the API server and attaches the filter: the allowed client PINGs, a denied source cannot connect", async () => {
       const up = await stack.up();
       expect(up.summary.result).toBe("succeeded");
-      const manifests = readdirSync(join(yamlDir, "1-manifest"));
-      expect(manifests).toEqual(
-        expect.arrayContaining([
-          expect.stringMatching(/globalnetworkpolicy.*redis-untracked/i),
-          expect.stringMatching(/hostendpoint.*redis-1/i),
-        ]),
+      const [policyStatus, policy] = await api.get(policyPath);
+      expect(policyStatus).toBe(200);
+      expect(policy.spec).toMatchObject({
+        doNotTrack: true,
+        applyOnForward: true,
+        selector: expect.stringContaining("redis-host"),
+        ingress: [
+          expect.objectContaining({ source: { nets: [`${tb.client.address}/32`] } }),
+          expect.anything(),
+        ],
+      });
+      // Applied with server-side apply.
+      expect(JSON.stringify((policy.metadata as { managedFields: unknown }).managedFields)).toMatch(
+        /"operation":"Apply"/,
       );
+      const [hepStatus, hep] = await api.get(hostEndpointPath());
+      expect(hepStatus).toBe(200);
+      expect(hep.spec).toMatchObject({
+        node: "redis-1",
+        interfaceName: tb.server.iface,
+        expectedIPs: [tb.server.address],
+      });
       const attachment = (up.outputs.attachments!.value as NodeAttachment[])[0]!;
       expect(attachment).toMatchObject({ status: "attached", ruleCount: 2 });
       expect(attachedId(tb.server.netns, tb.server.iface)).toBe(attachment.programId);
@@ -157,12 +175,15 @@ describe.skipIf(skip)(
       await stack.up();
       expect(attachedId(tb.server.netns, tb.server.iface)).toBe(before);
       expect(await deniedConnect()).toBe("connected");
+      const [, policy] = await api.get(policyPath);
+      expect(
+        (policy.spec as { ingress: { source?: { nets?: string[] } }[] }).ingress[0]!.source!.nets,
+      ).toEqual([`${tb.client.address}/32`, `${tb.client.deniedAddress}/32`]);
     });
 
     it("5. a program detached from outside shows as drift on refresh, and up re-attaches", async () => {
       detachFromOutside(tb.server.netns, tb.server.iface, (await xdpState())?.mode);
-      // Only the filter: rendered Calico objects have no cluster to be read back from.
-      await stack.refresh({ target: [await xdpUrn()] });
+      await stack.refresh();
       expect(await xdpState()).toMatchObject({
         status: "detached",
         drift: `no XDP program on ${tb.server.iface}`,
@@ -187,9 +208,8 @@ describe.skipIf(skip)(
       const destroyed = await stack.destroy();
       expect(destroyed.summary.result).toBe("succeeded");
       expect(attachedId(tb.server.netns, tb.server.iface)).toBeUndefined();
-      expect(existsSync(join(yamlDir, "1-manifest")) ? readdirSync(join(yamlDir, "1-manifest")) : []).toEqual(
-        [],
-      );
+      expect((await api.get(policyPath))[0]).toBe(404);
+      expect((await api.get(hostEndpointPath()))[0]).toBe(404);
       expect(existsSync(PIN_ROOT) ? readdirSync(PIN_ROOT) : []).toEqual([]);
       expect(await redisPing(tb.client.netns, tb.server.address)).toBe("PONG");
     });

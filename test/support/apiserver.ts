@@ -1,10 +1,11 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { request } from "node:https";
+import { request, type Server } from "node:https";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import YAML from "yaml";
+import { type ApiGroup, startDiscoveryFront } from "./discoveryFront";
 import { CRD_DIR, REPO_ROOT } from "./paths";
 import { skipReason } from "./requireAll";
 
@@ -16,7 +17,7 @@ export interface CalicoObjectLike {
 
 /** A Kubernetes API server serving Calico's CRDs, on loopback, with client-certificate auth. */
 export interface ApiServer {
-  /** A kubeconfig for a `system:masters` client certificate. */
+  /** A kubeconfig for a `system:masters` client certificate, through the discovery front. */
   readonly kubeconfig: string;
   /** GET a path: [status, parsed body]. */
   get(path: string): Promise<[number, Record<string, unknown>]>;
@@ -125,13 +126,21 @@ export async function startApiServer(bin: string): Promise<ApiServer> {
   const dir = mkdtempSync(join(tmpdir(), "calico-xdp-apiserver-"));
   const children: ChildProcess[] = [];
   const logs: string[] = [];
+  let front: Server | undefined;
   const stop = () => {
+    front?.close();
+    front?.closeAllConnections();
     for (const child of children) child.kill("SIGKILL");
     rmSync(dir, { recursive: true, force: true });
   };
   try {
     certificates(dir);
-    const [etcdPort, peerPort, apiPort] = [await freePort(), await freePort(), await freePort()];
+    const [etcdPort, peerPort, apiPort, frontPort] = [
+      await freePort(),
+      await freePort(),
+      await freePort(),
+      await freePort(),
+    ];
     const kubeconfig = join(dir, "kubeconfig");
     writeFileSync(
       kubeconfig,
@@ -141,7 +150,10 @@ export async function startApiServer(bin: string): Promise<ApiServer> {
         clusters: [
           {
             name: "test",
-            cluster: { server: `https://127.0.0.1:${apiPort}`, "certificate-authority": join(dir, "ca.crt") },
+            cluster: {
+              server: `https://127.0.0.1:${frontPort}`,
+              "certificate-authority": join(dir, "ca.crt"),
+            },
           },
         ],
         users: [
@@ -278,6 +290,25 @@ export async function startApiServer(bin: string): Promise<ApiServer> {
         ).spec;
         return [`${group}/${names.kind}`, names.plural] as const;
       }),
+    );
+    const groups = new Map<string, ApiGroup>([
+      ["apiextensions.k8s.io", { name: "apiextensions.k8s.io", versions: ["v1"], preferred: "v1" }],
+    ]);
+    for (const crd of crds as unknown as {
+      spec: { group: string; versions: { name: string; served: boolean; storage: boolean }[] };
+    }[]) {
+      const served = crd.spec.versions.filter((v) => v.served);
+      groups.set(crd.spec.group, {
+        name: crd.spec.group,
+        versions: served.map((v) => v.name),
+        preferred: (served.find((v) => v.storage) ?? served[0]!).name,
+      });
+    }
+    front = await startDiscoveryFront(
+      frontPort,
+      { ca: tls.ca, cert: readFileSync(join(dir, "server.crt")), key: readFileSync(join(dir, "server.key")) },
+      { port: apiPort, tls },
+      [...groups.values()],
     );
     const pathOf = (object: CalicoObjectLike) => {
       const plural = plurals.get(`${object.apiVersion.split("/")[0]}/${object.kind}`);
