@@ -142,6 +142,9 @@ async function measureAll(): Promise<void> {
       return `- ${x.label}: ${overLinear.toFixed(1)}x the linear rules (**${verdict(overLinear >= 5)}**), ${overSets.toFixed(2)}x the better set (**${verdict(overSets >= 1)}**).`;
     })
     .join("\n");
+  const kept = (key: DenyFilter["key"]) =>
+    `${((100 * byKey(key).legit.median) / baseline.median).toFixed(0)}%`;
+  const attackCost = `With no filter at all the client keeps ${kept("none")} during the attack (XDP generic ${kept("xdp-generic")}, ipset ${kept("ipset")}, nftables ${kept("nftables")}): on this ${facts.cores}-core machine the flood's sender and the kernel's work on its packets cost the client that much whatever drops them.`;
   const legitTargets = xdpModes
     .map((x) => {
       const kept = x.legit.median / baseline.median;
@@ -192,6 +195,8 @@ ${rows.map((r) => `| attack, ${r.label} | ${fmt(r.legit)} | ${ratio(r.legit.medi
 
 Target: with the XDP filter the client keeps at least 80% of its no-attack rate.
 ${legitTargets}
+
+${attackCost}
 
 Native XDP on a veth runs in the veth's NAPI poll from one 256-slot ring per receive queue: the flood and
 the client's packets share that ring, and the client's packets are dropped with the flood whenever it is
