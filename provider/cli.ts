@@ -159,7 +159,8 @@ async function status(args: string[]): Promise<void> {
   }
   if (connection.type !== "ssh" && process.getuid?.() !== 0)
     throw new UsageError("status reads BPF maps and needs root");
-  for (const warning of hostKeyWarnings("status", [{ name: "node", connection }]))
+  const nodes = connection.type === "ssh" ? [{ name: connection.host, connection }] : [];
+  for (const warning of hostKeyWarnings("calico-xdp status", nodes))
     process.stderr.write(`warning: ${warning}\n`);
   const result = await withTransport(connection, (t) => xdpStatus(t, values.interface));
   process.stdout.write(values.json ? `${JSON.stringify(result)}\n` : formatStatus(result));
