@@ -5,11 +5,9 @@
  * made small, the fraction of connections that get through.
  * Run: npm run bench:conntrack (root; iptables, redis-server, redis-benchmark)
  */
-import { execFile, execFileSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { join } from "node:path";
-import { run } from "../provider/bpf/exec";
-import { startRedis } from "../scripts/redis";
-import { createFloodbed, type Floodbed } from "./floodbed";
+import { createFloodbed, type Floodbed, inNetns, redisBenchmark, startPinnedRedis } from "./floodbed";
 import { barChart, gitRevision, machine, publish, type Sample, summarize } from "./report";
 import { withSysctl } from "./sysctl";
 
@@ -57,18 +55,14 @@ COMMIT
 `;
 }
 
-const inNetns = (netns: string, file: string, args: readonly string[], input?: string) =>
-  run("ip", ["netns", "exec", netns, file, ...args], { input, timeoutMs: 300_000 });
-
 /** A fresh testbed (an empty conntrack table) with Redis on CPU 1 and the protection in place. */
 async function protectedHost(protection: Protection): Promise<{ bed: Floodbed; stop: () => void }> {
   const bed = createFloodbed();
   try {
-    await inNetns(bed.victim.netns, "iptables-restore", [], rules(protection, bed.client.address));
+    await inNetns(bed.victim.netns, "iptables-restore", [], { input: rules(protection, bed.client.address) });
     // The client closes first, so each closed connection holds a client port in TIME_WAIT for a
     // minute: every measurement gets a fresh client namespace instead of reusing ports.
-    const redis = await startRedis(bed.victim.netns);
-    execFileSync("taskset", ["-a", "-pc", "1", String(redis.pid)], { stdio: "ignore" });
+    const redis = await startPinnedRedis(bed);
     return {
       bed,
       stop: () => {
@@ -86,37 +80,23 @@ const conntrackCount = (netns: string) =>
   inNetns(netns, "sysctl", ["-n", "net.netfilter.nf_conntrack_count"]).then(Number);
 
 function newConnectionRps(bed: Floodbed): Promise<number> {
-  const argv = [
-    "-c",
-    "0",
-    "ip",
-    "netns",
-    "exec",
-    bed.client.netns,
-    "redis-benchmark",
-    "-h",
-    bed.victim.address,
-  ];
-  argv.push("-p", "6379", "-k", "0", "-t", "ping_inline", "-n", String(REQUESTS), "-c", "10", "--csv");
-  return new Promise((resolve, reject) =>
-    execFile("taskset", argv, { timeout: 300_000 }, (error, stdout) => {
-      const match = /"PING_INLINE","([\d.]+)"/.exec(stdout);
-      if (error || !match) reject(error ?? new Error(`unexpected redis-benchmark output: ${stdout}`));
-      else resolve(Number(match[1]));
-    }),
-  );
+  return redisBenchmark(bed, {
+    cpu: 0,
+    requests: REQUESTS,
+    clients: 10,
+    extra: ["-k", "0"],
+    timeoutMs: 300_000,
+  });
 }
 
 async function connectMany(bed: Floodbed): Promise<{ ok: number; failed: number }> {
   const script = join(__dirname, "connectMany.js");
-  const out = await inNetns(bed.client.netns, process.execPath, [
-    script,
-    bed.victim.address,
-    "6379",
-    String(ATTEMPTS),
-    String(CONCURRENCY),
-    "1000",
-  ]);
+  const out = await inNetns(
+    bed.client.netns,
+    process.execPath,
+    [script, bed.victim.address, "6379", String(ATTEMPTS), String(CONCURRENCY), "1000"],
+    { timeoutMs: 300_000 },
+  );
   return JSON.parse(out);
 }
 

@@ -9,6 +9,7 @@ import { run } from "../provider/bpf/exec";
 import * as provider from "../provider/xdp/provider";
 import { REASONS } from "../sdk/xdp/layout";
 import type { NodeAttachment } from "../sdk/xdp/programArgs";
+import { inNetns } from "./floodbed";
 
 export interface Victim {
   readonly netns: string;
@@ -24,11 +25,8 @@ export interface DenyFilter {
   remove(victim: Victim): Promise<void>;
 }
 
-const inNetns = (victim: Victim, file: string, args: readonly string[], input?: string) =>
-  run("ip", ["netns", "exec", victim.netns, file, ...args], { input });
-
 async function iptablesDrops(victim: Victim): Promise<number> {
-  const saved = await inNetns(victim, "iptables-save", ["-c", "-t", "raw"]);
+  const saved = await inNetns(victim.netns, "iptables-save", ["-c", "-t", "raw"]);
   let packets = 0;
   for (const match of saved.matchAll(/^\[(\d+):\d+\] -A PREROUTING .*-j DROP$/gm))
     packets += Number(match[1]);
@@ -91,11 +89,13 @@ export const DENY_FILTERS: readonly DenyFilter[] = [
     key: "iptables",
     label: "iptables raw, one rule per CIDR",
     async install(victim, cidrs) {
-      await inNetns(victim, "iptables-restore", [], rawTable(cidrs.map((c) => `-s ${c} -j DROP`)));
+      await inNetns(victim.netns, "iptables-restore", [], {
+        input: rawTable(cidrs.map((c) => `-s ${c} -j DROP`)),
+      });
     },
     counted: iptablesDrops,
     async remove(victim) {
-      await inNetns(victim, "iptables", ["-t", "raw", "-F", "PREROUTING"]);
+      await inNetns(victim.netns, "iptables", ["-t", "raw", "-F", "PREROUTING"]);
     },
   },
   {
@@ -107,13 +107,15 @@ export const DENY_FILTERS: readonly DenyFilter[] = [
         ...cidrs.map((c) => `add ${IPSET} ${c}`),
         "",
       ].join("\n");
-      await inNetns(victim, "ipset", ["restore"], set);
-      await inNetns(victim, "iptables-restore", [], rawTable([`-m set --match-set ${IPSET} src -j DROP`]));
+      await inNetns(victim.netns, "ipset", ["restore"], { input: set });
+      await inNetns(victim.netns, "iptables-restore", [], {
+        input: rawTable([`-m set --match-set ${IPSET} src -j DROP`]),
+      });
     },
     counted: iptablesDrops,
     async remove(victim) {
-      await inNetns(victim, "iptables", ["-t", "raw", "-F", "PREROUTING"]);
-      await inNetns(victim, "ipset", ["destroy", IPSET]);
+      await inNetns(victim.netns, "iptables", ["-t", "raw", "-F", "PREROUTING"]);
+      await inNetns(victim.netns, "ipset", ["destroy", IPSET]);
     },
   },
   {
@@ -132,11 +134,11 @@ export const DENY_FILTERS: readonly DenyFilter[] = [
   }
 }
 `;
-      await inNetns(victim, "nft", ["-f", "-"], ruleset);
+      await inNetns(victim.netns, "nft", ["-f", "-"], { input: ruleset });
     },
     async counted(victim) {
       const listing = JSON.parse(
-        await inNetns(victim, "nft", ["-j", "list", "chain", "ip", NFT_TABLE, "pre"]),
+        await inNetns(victim.netns, "nft", ["-j", "list", "chain", "ip", NFT_TABLE, "pre"]),
       ) as {
         nftables: { rule?: { expr: { counter?: { packets: number } }[] } }[];
       };
@@ -146,7 +148,7 @@ export const DENY_FILTERS: readonly DenyFilter[] = [
       return packets;
     },
     async remove(victim) {
-      await inNetns(victim, "nft", ["delete", "table", "ip", NFT_TABLE]);
+      await inNetns(victim.netns, "nft", ["delete", "table", "ip", NFT_TABLE]);
     },
   },
 ];

@@ -4,10 +4,17 @@
  * and by an nftables set, against a UDP flood from random denied sources.
  * Run: npm run bench:flood (root; trafgen, iptables, ipset, nft, redis-server, redis-benchmark)
  */
-import { execFile, execFileSync } from "node:child_process";
-import { startRedis } from "../scripts/redis";
+import { execFileSync } from "node:child_process";
 import { DENY_FILTERS, type DenyFilter } from "./denyFilters";
-import { createFloodbed, denyCidrs, type Floodbed, startFlood } from "./floodbed";
+import {
+  createFloodbed,
+  denyCidrs,
+  type Floodbed,
+  RedisUnreachable,
+  redisBenchmark,
+  startFlood,
+  startPinnedRedis,
+} from "./floodbed";
 import { barChart, gitRevision, machine, publish, type Sample, summarize } from "./report";
 import { withSysctl } from "./sysctl";
 
@@ -35,27 +42,11 @@ async function dropRate(bed: Floodbed, filter: DenyFilter): Promise<{ handled: n
  * client cannot connect at all (its SYNs lost in the flood), which is the attack succeeding.
  */
 function redisRps(bed: Floodbed): Promise<number> {
-  const argv = ["-c", "1", "ip", "netns", "exec", bed.client.netns, "redis-benchmark"];
-  argv.push(
-    "-h",
-    bed.victim.address,
-    "-p",
-    "6379",
-    "-t",
-    "ping_inline",
-    "-n",
-    String(REQUESTS),
-    "-c",
-    "20",
-    "--csv",
-  );
-  return new Promise((resolve, reject) =>
-    execFile("taskset", argv, { timeout: 120_000 }, (error, stdout, stderr) => {
-      const match = /"PING_INLINE","([\d.]+)"/.exec(stdout);
-      if (match) resolve(Number(match[1]));
-      else if (/Connection timed out|Could not connect/.test(stdout + stderr)) resolve(0);
-      else reject(error ?? new Error(`unexpected redis-benchmark output: ${stdout}`));
-    }),
+  return redisBenchmark(bed, { cpu: 1, requests: REQUESTS, clients: 20, timeoutMs: 120_000 }).catch(
+    (error: unknown) => {
+      if (error instanceof RedisUnreachable) return 0;
+      throw error;
+    },
   );
 }
 
@@ -89,12 +80,11 @@ async function main(): Promise<void> {
 
 async function measureAll(): Promise<void> {
   const bed = createFloodbed();
-  const redis = await startRedis(bed.victim.netns);
+  const redis = await startPinnedRedis(bed);
   const cidrs = denyCidrs(CIDRS);
   const rows: Row[] = [];
   let baseline: Sample;
   try {
-    execFileSync("taskset", ["-a", "-pc", "1", String(redis.pid)], { stdio: "ignore" });
     const quiet: number[] = [];
     for (let i = 0; i < RUNS; i++) quiet.push(await legitRps(bed, false));
     baseline = summarize(quiet);

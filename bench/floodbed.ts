@@ -3,11 +3,13 @@
  * also the legitimate client (on its own, allowed address) and a victim. The flood comes from
  * `trafgen` with random source addresses inside the denied range.
  */
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, execFile, execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { run } from "../provider/bpf/exec";
+import { startRedis } from "../scripts/redis";
 
 export interface Floodbed {
   readonly victim: { readonly netns: string; readonly iface: string; readonly address: string };
@@ -134,4 +136,44 @@ export function startFlood(bed: Floodbed): { stop: () => Promise<number> } {
       return Number(match[1]);
     },
   };
+}
+
+/** A command inside a namespace of the testbed (an argument vector); resolves with its stdout. */
+export const inNetns = (
+  netns: string,
+  file: string,
+  args: readonly string[],
+  options: { input?: string; timeoutMs?: number } = {},
+) => run("ip", ["netns", "exec", netns, file, ...args], options);
+
+/** redis-server on the victim, pinned to CPU 1 (clients and floods get CPU 0 unless told otherwise). */
+export async function startPinnedRedis(bed: Floodbed): Promise<{ stop: () => void }> {
+  const redis = await startRedis(bed.victim.netns);
+  execFileSync("taskset", ["-a", "-pc", "1", String(redis.pid)], { stdio: "ignore" });
+  return redis;
+}
+
+/** redis-benchmark could not open a connection at all. */
+export class RedisUnreachable extends Error {}
+
+/**
+ * `redis-benchmark -t ping_inline --csv` from the client namespace on `cpu` against the victim:
+ * requests per second. `extra` adds options (e.g. `-k 0` for a new connection per request).
+ */
+export function redisBenchmark(
+  bed: Floodbed,
+  options: { cpu: number; requests: number; clients: number; extra?: readonly string[]; timeoutMs: number },
+): Promise<number> {
+  const argv = ["-c", String(options.cpu), "ip", "netns", "exec", bed.client.netns, "redis-benchmark"];
+  argv.push("-h", bed.victim.address, "-p", "6379", ...(options.extra ?? []), "-t", "ping_inline");
+  argv.push("-n", String(options.requests), "-c", String(options.clients), "--csv");
+  return new Promise((resolve, reject) =>
+    execFile("taskset", argv, { timeout: options.timeoutMs }, (error, stdout, stderr) => {
+      const match = /"PING_INLINE","([\d.]+)"/.exec(stdout);
+      if (match) resolve(Number(match[1]));
+      else if (/Connection timed out|Could not connect/.test(stdout + stderr))
+        reject(new RedisUnreachable(`redis-benchmark could not connect: ${(stdout + stderr).trim()}`));
+      else reject(error ?? new Error(`unexpected redis-benchmark output: ${stdout}`));
+    }),
+  );
 }
