@@ -4,7 +4,7 @@
  */
 import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { BPFFS, ensureBpffs, loadPinned, runProgram, writeMaps } from "../provider/bpf/bpftool";
+import { BPFFS, loadPinned, requireBpffs, runProgram, updateEntry } from "../provider/bpf/bpftool";
 import { buildObject } from "../provider/bpf/build";
 import { LoadedFilter } from "../provider/bpf/filter";
 import { formatIp } from "../sdk/calico/cidr";
@@ -29,7 +29,7 @@ async function baseline(file: string, frame: Buffer): Promise<Sample> {
   try {
     await loadPinned(object.path, dir);
     if (file === "single_lookup.c") {
-      await writeMaps(dir, { sources: [{ key: Buffer.from([198, 18, 0, 1]), value: Buffer.alloc(8) }] });
+      await updateEntry(join(dir, "sources"), Buffer.from([198, 18, 0, 1]), Buffer.alloc(8));
     }
     return await measure(join(dir, "prog"), frame);
   } finally {
@@ -71,7 +71,7 @@ function cidrRule(count: number): RuleInput[] {
 }
 
 async function main(): Promise<void> {
-  await ensureBpffs();
+  requireBpffs("this machine");
   const frame = buildPacket({
     protocol: 6,
     source: "198.18.0.1",

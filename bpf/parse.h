@@ -35,6 +35,10 @@ enum l4_state {
 	L4_ICMP = 3,	/* ICMP (IPv4) or ICMPv6 (IPv6): type and code known */
 };
 
+struct v6_addr {
+	__u8 bytes[16];
+};
+
 struct packet {
 	__u8 family; /* 4 or 6 */
 	__u8 proto_known;

@@ -28,35 +28,41 @@ static __always_inline void matcher(struct eval *e, __u64 t, __u64 u)
 }
 
 /* Hash of exact addresses first (when the policy has any), then the LPM trie of prefixes. */
-#define LOOKUP_ADDR(out, p, addr4, addr6, exact4, lpm4, exact6, lpm6, has_exact4, has_exact6, has_lpm4,  \
-		    has_lpm6)                                                                    \
-	do {                                                                                     \
-		struct addr_match *m_ = 0;                                                       \
-		if ((p)->family == 4) {                                                          \
-			if (has_exact4)                                                          \
-				m_ = bpf_map_lookup_elem(&exact4, &(addr4));                     \
-			if (!m_ && (has_lpm4)) {                                                 \
-				struct lpm_v4_key k_ = {.prefixlen = 32};                        \
-				__builtin_memcpy(k_.addr, &(addr4), 4);                          \
-				m_ = bpf_map_lookup_elem(&lpm4, &k_);                            \
-			}                                                                        \
-		} else {                                                                         \
-			if (has_exact6)                                                          \
-				m_ = bpf_map_lookup_elem(&exact6, &(addr6));                     \
-			if (!m_ && (has_lpm6)) {                                                 \
-				struct lpm_v6_key k_ = {.prefixlen = 128};                       \
-				__builtin_memcpy(k_.addr, &(addr6), 16);                         \
-				m_ = bpf_map_lookup_elem(&lpm6, &k_);                            \
-			}                                                                        \
-		}                                                                                \
-		if (m_)                                                                          \
-			out = *m_;                                                               \
+#define LOOKUP_ADDR(out, p, gen, addr4, addr6, exact4, lpm4, exact6, lpm6, has_exact4, has_exact6, has_lpm4,  \
+		    has_lpm6)                                                                         \
+	do {                                                                                          \
+		struct addr_match *m_ = 0;                                                            \
+		if ((p)->family == 4) {                                                               \
+			if (has_exact4) {                                                             \
+				struct v4_key k_ = {.gen = (gen)};                                    \
+				__builtin_memcpy(k_.addr, &(addr4), 4);                               \
+				m_ = bpf_map_lookup_elem(&exact4, &k_);                               \
+			}                                                                             \
+			if (!m_ && (has_lpm4)) {                                                      \
+				struct lpm_v4_key k_ = {.prefixlen = GEN_PREFIX_BITS + 32, .gen = (gen)}; \
+				__builtin_memcpy(k_.addr, &(addr4), 4);                               \
+				m_ = bpf_map_lookup_elem(&lpm4, &k_);                                 \
+			}                                                                             \
+		} else {                                                                              \
+			if (has_exact6) {                                                             \
+				struct v6_key k_ = {.gen = (gen)};                                    \
+				__builtin_memcpy(k_.addr, &(addr6), 16);                              \
+				m_ = bpf_map_lookup_elem(&exact6, &k_);                               \
+			}                                                                             \
+			if (!m_ && (has_lpm6)) {                                                      \
+				struct lpm_v6_key k_ = {.prefixlen = GEN_PREFIX_BITS + 128, .gen = (gen)}; \
+				__builtin_memcpy(k_.addr, &(addr6), 16);                              \
+				m_ = bpf_map_lookup_elem(&lpm6, &k_);                                 \
+			}                                                                             \
+		}                                                                                     \
+		if (m_)                                                                               \
+			out = *m_;                                                                    \
 	} while (0)
 
-/* The entry for `key` in an ARRAY of value_match (all zero when absent). */
-#define LOOKUP_VALUE(out, map, key)                                   \
+/* The entry for `key` of generation `gen` in an ARRAY of value_match (all zero when absent). */
+#define LOOKUP_VALUE(out, map, entries, gen, key)                     \
 	do {                                                          \
-		__u32 k_ = (key);                                     \
+		__u32 k_ = (gen) * (entries) + (key);                 \
 		struct value_match *v_ = bpf_map_lookup_elem(&map, &k_); \
 		if (v_)                                               \
 			out = *v_;                                    \
@@ -83,7 +89,7 @@ __noinline int count_rules(__u64 rules, __u64 bytes)
 }
 
 /* Failsafe check: 1 true, 0 false, -1 unknown. */
-static __always_inline int failsafe(struct policy_config *cfg, struct packet *p, __u32 src_entries)
+static __always_inline int failsafe(struct policy_config *cfg, struct packet *p, __u32 gen, __u32 src_entries)
 {
 	if (!p->proto_known)
 		return src_entries ? -1 : 0;
@@ -95,7 +101,7 @@ static __always_inline int failsafe(struct policy_config *cfg, struct packet *p,
 		return (by_proto & src_entries) ? -1 : 0;
 	if (p->l4 != L4_PORTS)
 		return 0;
-	__u32 key = (__u32)p->protocol << 16 | p->dport;
+	struct failsafe_key key = {.gen = gen, .proto_port = (__u32)p->protocol << 16 | p->dport};
 	__u32 *hits = bpf_map_lookup_elem(&failsafe_ports, &key);
 	return hits && (*hits & src_entries);
 }
@@ -143,19 +149,20 @@ static __always_inline __u32 lowest_bit(__u64 x)
 }
 
 /* Decides a parsed IP packet; sets *rule to the deciding rule for Allow/Deny/Pass. */
-static __always_inline __u32 decide(struct packet *p, struct policy_config *cfg, __u64 bytes, __u32 *rule)
+static __always_inline __u32 decide(struct packet *p, struct policy_config *cfg, __u32 gen, __u64 bytes,
+				    __u32 *rule)
 {
 	struct addr_match src = {}, dst = {};
-	LOOKUP_ADDR(src, p, p->saddr4, p->saddr6, src_v4_exact, src_v4_lpm, src_v6_exact, src_v6_lpm,
+	LOOKUP_ADDR(src, p, gen, p->saddr4, p->saddr6, src_v4_exact, src_v4_lpm, src_v6_exact, src_v6_lpm,
 		    cfg->flags & CONFIG_SRC_V4_EXACT, cfg->flags & CONFIG_SRC_V6_EXACT, cfg->flags & CONFIG_SRC_V4_PREFIX,
 		    cfg->flags & CONFIG_SRC_V6_PREFIX);
-	int safe = failsafe(cfg, p, src.failsafe | cfg->failsafe_any_net);
+	int safe = failsafe(cfg, p, gen, src.failsafe | cfg->failsafe_any_net);
 	if (safe > 0)
 		return REASON_FAILSAFE;
 	if (safe < 0)
 		return REASON_UNDECIDABLE;
 
-	LOOKUP_ADDR(dst, p, p->daddr4, p->daddr6, dst_v4_exact, dst_v4_lpm, dst_v6_exact, dst_v6_lpm,
+	LOOKUP_ADDR(dst, p, gen, p->daddr4, p->daddr6, dst_v4_exact, dst_v4_lpm, dst_v6_exact, dst_v6_lpm,
 		    cfg->flags & CONFIG_DST_V4_EXACT, cfg->flags & CONFIG_DST_V6_EXACT, cfg->flags & CONFIG_DST_V4_PREFIX,
 		    cfg->flags & CONFIG_DST_V6_PREFIX);
 
@@ -170,7 +177,7 @@ static __always_inline __u32 decide(struct packet *p, struct policy_config *cfg,
 	if (p->proto_known) {
 		struct value_match v = {};
 		if (protos)
-			LOOKUP_VALUE(v, proto_match, p->protocol);
+			LOOKUP_VALUE(v, proto_match, PROTO_ENTRIES, gen, p->protocol);
 		matcher(&e, ~cfg->protocol | v.in_list, 0);
 		matcher(&e, ~v.in_not_list, 0);
 	} else {
@@ -180,9 +187,9 @@ static __always_inline __u32 decide(struct packet *p, struct policy_config *cfg,
 	struct value_match sport = {}, dport = {};
 	if (p->l4 == L4_PORTS) {
 		if (cfg->sport_list | cfg->sport_not)
-			LOOKUP_VALUE(sport, sport_match, p->sport);
+			LOOKUP_VALUE(sport, sport_match, PORT_ENTRIES, gen, p->sport);
 		if (cfg->dport_list | cfg->dport_not)
-			LOOKUP_VALUE(dport, dport_match, p->dport);
+			LOOKUP_VALUE(dport, dport_match, PORT_ENTRIES, gen, p->dport);
 	}
 	port_matchers(&e, p, &sport, cfg->sport_list, cfg->sport_named, cfg->sport_not, cfg->sport_not_named);
 	port_matchers(&e, p, &dport, cfg->dport_list, cfg->dport_named, cfg->dport_not, cfg->dport_not_named);
@@ -191,7 +198,7 @@ static __always_inline __u32 decide(struct packet *p, struct policy_config *cfg,
 	if (p->l4 == L4_ICMP) {
 		struct value_match v = {};
 		if (icmps)
-			LOOKUP_VALUE(v, icmp_match, (__u32)p->icmp_type << 8 | p->icmp_code);
+			LOOKUP_VALUE(v, icmp_match, ICMP_ENTRIES, gen, (__u32)p->icmp_type << 8 | p->icmp_code);
 		matcher(&e, ~cfg->icmp | v.in_list, 0);
 		matcher(&e, ~v.in_not_list, 0);
 	} else {
@@ -228,7 +235,10 @@ int calico_xdp_policy(struct xdp_md *ctx)
 	__u32 rule = MAX_RULES;
 	__u32 reason;
 	__u32 zero = 0;
-	struct policy_config *cfg = bpf_map_lookup_elem(&config, &zero);
+	/* One generation for the whole packet: an update switches generations, never entries under it. */
+	__u32 *active = bpf_map_lookup_elem(&active_gen, &zero);
+	__u32 gen = active ? *active & (GENERATIONS - 1) : 0;
+	struct policy_config *cfg = bpf_map_lookup_elem(&config, &gen);
 	int parsed = parse_packet(ctx, &p);
 
 	if (parsed == PARSE_NON_IP)
@@ -238,7 +248,7 @@ int calico_xdp_policy(struct xdp_md *ctx)
 	else if (!cfg)
 		reason = REASON_NO_MATCH;
 	else
-		reason = decide(&p, cfg, bytes, &rule);
+		reason = decide(&p, cfg, gen, bytes, &rule);
 
 	/* The one exit: every packet is counted by the reason it got its verdict. */
 	count(&verdict_stats, reason, bytes);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: (GPL-2.0 OR Apache-2.0) */
-/* The program's maps. Names are the pin file names, so they stay within 15 characters. */
+/* The program's maps. Names are the pin file names, so they stay within 15 characters. Every policy
+ * map holds GENERATIONS copies of the policy (see xdp_policy_shared.h). */
 #ifndef XDP_POLICY_MAPS_H
 #define XDP_POLICY_MAPS_H
 
@@ -7,61 +8,68 @@
 #include <bpf/bpf_helpers.h>
 #include "xdp_policy_shared.h"
 
+/* Which generation packets use: written by the loader, read once per packet. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
+	__type(value, __u32);
+} active_gen SEC(".maps");
+
+/* Commit records, for the loader only: the program never reads them. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, GENERATIONS);
+	__type(key, __u32);
+	__type(value, struct gen_digest);
+} gen_digest SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, GENERATIONS);
+	__type(key, __u32);
 	__type(value, struct policy_config);
 } config SEC(".maps");
 
-#define EXACT_MAP(name, key_type)                          \
-	struct {                                           \
-		__uint(type, BPF_MAP_TYPE_HASH);           \
-		__uint(max_entries, MAX_ADDR_ENTRIES);     \
-		__uint(map_flags, BPF_F_NO_PREALLOC);      \
-		__type(key, key_type);                     \
-		__type(value, struct addr_match);          \
+#define ADDR_MAP(name, map_type, key_type)                          \
+	struct {                                                    \
+		__uint(type, map_type);                             \
+		__uint(max_entries, GENERATIONS *MAX_ADDR_ENTRIES); \
+		__uint(map_flags, BPF_F_NO_PREALLOC);               \
+		__type(key, key_type);                              \
+		__type(value, struct addr_match);                   \
 	} name SEC(".maps")
 
-#define LPM_MAP(name, key_type)                            \
-	struct {                                           \
-		__uint(type, BPF_MAP_TYPE_LPM_TRIE);       \
-		__uint(max_entries, MAX_ADDR_ENTRIES);     \
-		__uint(map_flags, BPF_F_NO_PREALLOC);      \
-		__type(key, key_type);                     \
-		__type(value, struct addr_match);          \
-	} name SEC(".maps")
+ADDR_MAP(src_v4_exact, BPF_MAP_TYPE_HASH, struct v4_key);
+ADDR_MAP(src_v4_lpm, BPF_MAP_TYPE_LPM_TRIE, struct lpm_v4_key);
+ADDR_MAP(src_v6_exact, BPF_MAP_TYPE_HASH, struct v6_key);
+ADDR_MAP(src_v6_lpm, BPF_MAP_TYPE_LPM_TRIE, struct lpm_v6_key);
+ADDR_MAP(dst_v4_exact, BPF_MAP_TYPE_HASH, struct v4_key);
+ADDR_MAP(dst_v4_lpm, BPF_MAP_TYPE_LPM_TRIE, struct lpm_v4_key);
+ADDR_MAP(dst_v6_exact, BPF_MAP_TYPE_HASH, struct v6_key);
+ADDR_MAP(dst_v6_lpm, BPF_MAP_TYPE_LPM_TRIE, struct lpm_v6_key);
 
-struct v6_addr {
-	__u8 bytes[16];
-};
-
-EXACT_MAP(src_v4_exact, __u32);
-LPM_MAP(src_v4_lpm, struct lpm_v4_key);
-EXACT_MAP(src_v6_exact, struct v6_addr);
-LPM_MAP(src_v6_lpm, struct lpm_v6_key);
-EXACT_MAP(dst_v4_exact, __u32);
-LPM_MAP(dst_v4_lpm, struct lpm_v4_key);
-EXACT_MAP(dst_v6_exact, struct v6_addr);
-LPM_MAP(dst_v6_lpm, struct lpm_v6_key);
-
+/* Indexed by generation * entries + value. */
 #define VALUE_MAP(name, entries)                           \
 	struct {                                           \
 		__uint(type, BPF_MAP_TYPE_ARRAY);          \
-		__uint(max_entries, entries);              \
+		__uint(max_entries, GENERATIONS *(entries)); \
 		__type(key, __u32);                        \
 		__type(value, struct value_match);         \
 	} name SEC(".maps")
 
-VALUE_MAP(proto_match, 256);
-VALUE_MAP(sport_match, 65536);
-VALUE_MAP(dport_match, 65536);
-VALUE_MAP(icmp_match, 65536);
+#define PROTO_ENTRIES 256
+#define PORT_ENTRIES 65536
+#define ICMP_ENTRIES 65536
+VALUE_MAP(proto_match, PROTO_ENTRIES);
+VALUE_MAP(sport_match, PORT_ENTRIES);
+VALUE_MAP(dport_match, PORT_ENTRIES);
+VALUE_MAP(icmp_match, ICMP_ENTRIES);
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1024);
-	__type(key, __u32);
+	__uint(max_entries, GENERATIONS * 1024);
+	__type(key, struct failsafe_key);
 	__type(value, __u32);
 } failsafe_ports SEC(".maps");
 

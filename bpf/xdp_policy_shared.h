@@ -4,6 +4,12 @@
  * codec, and test/xdp/layout.test.ts checks that both sides agree on sizes and offsets.
  *
  * Rule sets are 64-bit masks: bit i stands for ingress rule i. Failsafe entries are 32-bit masks.
+ *
+ * Generations: every policy map holds the policy twice, and `active_gen` says which copy packets use,
+ * so an update is written into the other copy and switched to at once. Hash keys start with the
+ * generation (u32), LPM keys carry it after the prefix length (the prefix length counts its 32 bits),
+ * and arrays hold generation g at index g * (max_entries / GENERATIONS). The loader (bpf/loader.c)
+ * relies on exactly this layout.
  */
 #ifndef XDP_POLICY_SHARED_H
 #define XDP_POLICY_SHARED_H
@@ -15,6 +21,9 @@
 /* Address map capacity per family and direction; a policy may hold at most MAX_CIDRS in all. */
 #define MAX_ADDR_ENTRIES 131072
 #define MAX_CIDRS 100000
+#define GENERATIONS 2
+/* The generation bits in front of an LPM key's address. */
+#define GEN_PREFIX_BITS 32
 
 /* Why the program returned what it did; index of verdict_stats. */
 enum verdict_reason {
@@ -84,13 +93,27 @@ struct addr_match {
 	__u32 reserved;
 };
 
+/* Keys of the exact-address hash maps. */
+struct v4_key {
+	__u32 gen;
+	__u8 addr[4];
+};
+
+struct v6_key {
+	__u32 gen;
+	__u8 addr[16];
+};
+
+/* Keys of the LPM tries: prefixlen = GEN_PREFIX_BITS + the address prefix length. */
 struct lpm_v4_key {
 	__u32 prefixlen;
+	__u32 gen;
 	__u8 addr[4];
 };
 
 struct lpm_v6_key {
 	__u32 prefixlen;
+	__u32 gen;
 	__u8 addr[16];
 };
 
@@ -101,7 +124,17 @@ struct value_match {
 	__u64 in_not_list;
 };
 
-/* Key of failsafe_ports: protocol << 16 | port. Value: the failsafe entries it hits (__u32 mask). */
+/* Key of failsafe_ports; value: the failsafe entries it hits (__u32 mask). */
+struct failsafe_key {
+	__u32 gen;
+	__u32 proto_port; /* protocol << 16 | port */
+};
+
+/* A generation's commit record (the gen_digest map): the first 16 bytes of the sha256 of the maps it
+ * holds, cleared before the generation is written and set after, so all zero means incomplete. */
+struct gen_digest {
+	__u8 sha256[16];
+};
 
 struct counter {
 	__u64 packets;

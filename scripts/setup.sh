@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 
 # etcd-server and openssl: the end-to-end tests' API server; netsniff-ng (trafgen), iptables, ipset and
 # nftables: the benchmarks.
-APT_PACKAGES=(clang llvm libbpf-dev bpftool iproute2 redis-server redis-tools openssh-server openssh-client
+# libbpf-dev, libelf-dev and zlib1g-dev: the static loader (bpf/loader.c).
+APT_PACKAGES=(clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool iproute2 redis-server redis-tools openssh-server openssh-client
   etcd-server openssl
   netsniff-ng iptables ipset nftables)
 
@@ -20,6 +21,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -q >/dev/null
   apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
 fi
+
+# calico-xdp keeps its pins in the host's bpffs and never mounts one itself; systemd mounts it at boot,
+# a bare machine may not have.
+grep -qs " /sys/fs/bpf bpf " /proc/mounts || mount -t bpf bpf /sys/fs/bpf
 
 # npm ci only when the lock file changed since the last install.
 stamp=node_modules/.package-lock.sha256

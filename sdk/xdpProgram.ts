@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { type Inputs, validateArgs } from "./args";
 import { separateCredentials } from "./xdp/credentials";
@@ -28,6 +29,9 @@ const provider: pulumi.dynamic.ResourceProvider = {
 };
 
 export type XdpProgramArgs = Inputs<XdpProgramArgsInput>;
+
+/** The engine's type of XdpProgram resources. */
+export const XDP_PROGRAM_TYPE = "pulumi-nodejs:dynamic/calico-xdp:XdpProgram";
 
 /** An object literal, not an Output or a Promise of one. */
 export const isPlainObject = (value: unknown): value is Record<string, unknown> =>
@@ -84,6 +88,10 @@ export class XdpProgram extends pulumi.dynamic.Resource {
     // Plain values fail here, before anything is sent; the provider's check repeats this for Outputs.
     const valid = validateArgs(xdpProgramArgsSchema, args, subject, opts?.parent);
     const { nodes, credentials } = splitNodeSecrets(args.nodes);
+    // Names the pins on nodes before anything is recorded, so a create killed midway is found again.
+    const identity = pulumi
+      .createUrn(name, XDP_PROGRAM_TYPE, opts?.parent)
+      .apply((urn) => createHash("sha256").update(urn).digest("hex").slice(0, 16));
     super(
       provider,
       name,
@@ -91,13 +99,15 @@ export class XdpProgram extends pulumi.dynamic.Resource {
         ...args,
         nodes,
         credentials,
+        identity,
         providerVersion: PROVIDER_VERSION,
         attachments: undefined,
         programSha256: undefined,
         mapsSha256: undefined,
         ruleCount: undefined,
       },
-      pulumi.mergeOptions(opts, { additionalSecretOutputs: ["credentials"] }),
+      // A replacement shares the URN, and so the pins: the old one must be gone before the new one is made.
+      pulumi.mergeOptions(opts, { additionalSecretOutputs: ["credentials"], deleteBeforeReplace: true }),
       "calico-xdp",
       "XdpProgram",
     );

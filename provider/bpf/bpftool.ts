@@ -1,16 +1,19 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { MapEntry } from "../../sdk/xdp/compile";
-import { run } from "./exec";
+import { type RunOptions, run } from "./exec";
 
 export const BPFFS = "/sys/fs/bpf";
 
-/** Mounts bpffs at /sys/fs/bpf when it is not mounted (pins need it). */
-export async function ensureBpffs(): Promise<void> {
+/** What a node without bpffs at /sys/fs/bpf is told. */
+export const bpffsMissing = (where: string) =>
+  `bpffs is not mounted at ${BPFFS} on ${where}: mount it in the host's mount namespace (mount -t bpf bpf ${BPFFS}, as systemd does at boot). calico-xdp keeps its pins there and never mounts a private bpffs, whose pins would vanish with that mount namespace`;
+
+/** Throws unless bpffs is mounted at /sys/fs/bpf here. */
+export function requireBpffs(where: string): void {
   const mounts = readFileSync("/proc/mounts", "utf8");
-  if (mounts.split("\n").some((line) => line.split(" ")[1] === BPFFS && line.split(" ")[2] === "bpf")) return;
-  await run("mount", ["-t", "bpf", "bpf", BPFFS]);
+  if (!mounts.split("\n").some((line) => line.split(" ")[1] === BPFFS && line.split(" ")[2] === "bpf"))
+    throw new Error(bpffsMissing(where));
 }
 
 /**
@@ -18,7 +21,7 @@ export async function ensureBpffs(): Promise<void> {
  * that holds the node's bpffs and copies local files there).
  */
 export interface BpftoolHost {
-  host(file: string, args: readonly string[], options?: { input?: string }): Promise<string>;
+  host(file: string, args: readonly string[], options?: RunOptions): Promise<string>;
   upload(localPath: string): Promise<string>;
 }
 
@@ -27,7 +30,7 @@ export const LOCAL: BpftoolHost = {
   upload: async (path) => path,
 };
 
-const hex = (b: Buffer) => [...b].map((x) => x.toString(16).padStart(2, "0")).join(" ");
+const hex = (b: Buffer) => [...b].map((x) => x.toString(16).padStart(2, "0"));
 
 /** Loads an XDP object, pinning the program at `<dir>/prog` and its maps at `<dir>/<map name>`. */
 export async function loadPinned(objectPath: string, dir: string, on: BpftoolHost = LOCAL): Promise<void> {
@@ -52,50 +55,20 @@ export async function pinnedProgramId(dir: string, on: BpftoolHost = LOCAL): Pro
   ).id;
 }
 
-/** Maps whose entries cannot be deleted, only zeroed. */
-const ARRAY_MAPS = new Set(["config", "proto_match", "sport_match", "dport_match", "icmp_match"]);
-
-/**
- * bpftool batch lines that take the maps in `dir` from `before` to `after`: stale keys are deleted (hash,
- * LPM) or zeroed (arrays), then every entry of `after` is written.
- */
-export function mapUpdateLines(
-  dir: string,
-  after: Readonly<Record<string, readonly MapEntry[]>>,
-  before: Readonly<Record<string, readonly MapEntry[]>> = {},
-): string[] {
-  const lines: string[] = [];
-  for (const [name, entries] of Object.entries(before)) {
-    const keep = new Set((after[name] ?? []).map((e) => e.key.toString("hex")));
-    for (const { key, value } of entries) {
-      if (keep.has(key.toString("hex"))) continue;
-      lines.push(
-        ARRAY_MAPS.has(name)
-          ? `map update pinned ${join(dir, name)} key hex ${hex(key)} value hex ${hex(Buffer.alloc(value.length))}`
-          : `map delete pinned ${join(dir, name)} key hex ${hex(key)}`,
-      );
-    }
-  }
-  for (const [name, entries] of Object.entries(after)) {
-    for (const { key, value } of entries)
-      lines.push(`map update pinned ${join(dir, name)} key hex ${hex(key)} value hex ${hex(value)}`);
-  }
-  return lines;
-}
-
-/** Runs bpftool commands in one `bpftool batch`, read from stdin (thousands of map updates in one process). */
-export async function bpftoolBatch(lines: readonly string[], on: BpftoolHost = LOCAL): Promise<void> {
-  if (lines.length === 0) return;
-  await on.host("bpftool", ["batch", "file", "-"], { input: `${lines.join("\n")}\n` });
-}
-
-/** Writes map entries (e.g. a freshly loaded program's, which start empty). */
-export function writeMaps(
-  dir: string,
-  maps: Readonly<Record<string, readonly MapEntry[]>>,
-  on: BpftoolHost = LOCAL,
-): Promise<void> {
-  return bpftoolBatch(mapUpdateLines(dir, maps), on);
+/** Writes one entry of a map that has no generations (a benchmark's own program). */
+export async function updateEntry(mapPin: string, key: Buffer, value: Buffer, on: BpftoolHost = LOCAL) {
+  await on.host("bpftool", [
+    "map",
+    "update",
+    "pinned",
+    mapPin,
+    "key",
+    "hex",
+    ...hex(key),
+    "value",
+    "hex",
+    ...hex(value),
+  ]);
 }
 
 /** Per-CPU array values summed over CPUs, by index, decoded as two u64 (packets, bytes). */
@@ -103,7 +76,9 @@ export async function readCounters(
   mapPin: string,
   on: BpftoolHost = LOCAL,
 ): Promise<{ packets: bigint; bytes: bigint }[]> {
-  const dump = JSON.parse(await on.host("bpftool", ["map", "dump", "pinned", mapPin, "-j"])) as {
+  const dump = JSON.parse(
+    await on.host("bpftool", ["map", "dump", "pinned", mapPin, "-j"], { maxOutput: 256 * 1024 * 1024 }),
+  ) as {
     key: string[];
     values: { value: string[] }[];
   }[];

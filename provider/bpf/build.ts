@@ -48,6 +48,26 @@ export function sourceDigest(source: string = policySource()): string {
   return hash.digest("hex");
 }
 
+/** Builds `<cache>/<kind>/<key><suffix>` once: concurrent builders each write a private file and rename it. */
+async function cached(
+  kind: string,
+  key: string,
+  suffix: string,
+  build: (partial: string) => Promise<unknown>,
+): Promise<string> {
+  const dir = join(cacheDir(), kind);
+  const path = join(dir, `${key}${suffix}`);
+  if (!existsSync(path)) {
+    mkdirSync(dir, { recursive: true });
+    const partial = `${path}.${process.pid}.tmp`;
+    await build(partial);
+    renameSync(partial, path);
+  }
+  return path;
+}
+
+const fileSha256 = (path: string) => createHash("sha256").update(readFileSync(path)).digest("hex");
+
 /**
  * Compiles an XDP program with clang (`-O2 -g -target bpf`) into a content-addressed cache keyed by
  * the sources, the flags and the compiler version, so each distinct program is built once per machine.
@@ -58,13 +78,30 @@ export async function buildObject(source: string = policySource()): Promise<Buil
   const key = createHash("sha256")
     .update(`${sourceDigest(source)}\n${version}`)
     .digest("hex");
-  const dir = join(cacheDir(), "objects");
-  const path = join(dir, `${key}.o`);
-  if (!existsSync(path)) {
-    mkdirSync(dir, { recursive: true });
-    const partial = `${path}.${process.pid}.tmp`;
-    await run("clang", [...clangFlags(), `-I${dirname(source)}`, "-c", source, "-o", partial]);
-    renameSync(partial, path);
-  }
-  return { path, key, sha256: createHash("sha256").update(readFileSync(path)).digest("hex") };
+  const path = await cached("objects", key, ".o", (partial) =>
+    run("clang", [...clangFlags(), `-I${dirname(source)}`, "-c", source, "-o", partial]),
+  );
+  return { path, key, sha256: fileSha256(path) };
+}
+
+const LOADER_FLAGS = ["-O2", "-Wall", "-Werror", "-static"];
+const LOADER_LIBS = ["-lbpf", "-lelf", "-lz"];
+
+/**
+ * Builds bpf/loader.c, the static helper that attaches through bpf_links and patches map generations,
+ * with the C compiler (`cc`) and libbpf, cached like the objects. Static, so it can be copied to a node.
+ */
+export async function buildLoader(): Promise<BuiltObject> {
+  const dir = join(packageRoot(), "bpf");
+  const source = join(dir, "loader.c");
+  const version = await run("cc", ["--version"]);
+  const key = createHash("sha256")
+    .update([...LOADER_FLAGS, ...LOADER_LIBS, version].join(" "))
+    .update(readFileSync(source))
+    .update(readFileSync(join(dir, "xdp_policy_shared.h")))
+    .digest("hex");
+  const path = await cached("loader", key, "", (partial) =>
+    run("cc", [...LOADER_FLAGS, `-I${dir}`, source, "-o", partial, ...LOADER_LIBS]),
+  );
+  return { path, key, sha256: fileSha256(path) };
 }

@@ -1,19 +1,18 @@
 import { randomBytes } from "node:crypto";
 import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { type CompiledPolicy, compileXdpPolicy, encodeMaps } from "../../sdk/xdp/compile";
+import { type CompiledPolicy, compileXdpPolicy, encodeMaps, mapsDigest } from "../../sdk/xdp/compile";
 import { MAX_RULES, REASONS, type Reason } from "../../sdk/xdp/layout";
 import type { XdpPolicyInput } from "../../sdk/xdp/policy";
-import {
-  BPFFS,
-  ensureBpffs,
-  loadPinned,
-  type RunResult,
-  readCounters,
-  runProgram,
-  writeMaps,
-} from "./bpftool";
-import { type BuiltObject, buildObject } from "./build";
+import { BPFFS, loadPinned, type RunResult, readCounters, requireBpffs, runProgram } from "./bpftool";
+import { type BuiltObject, buildLoader, buildObject } from "./build";
+import { runBuffer } from "./exec";
+import { type LoaderHost, writeGeneration } from "./loader";
+
+/** The loader on this machine. */
+export async function localLoader(): Promise<LoaderHost> {
+  return { loader: (await buildLoader()).path, hostBuffer: runBuffer };
+}
 
 export const XDP_ACTIONS = ["XDP_ABORTED", "XDP_DROP", "XDP_PASS", "XDP_TX", "XDP_REDIRECT"] as const;
 
@@ -42,12 +41,14 @@ export class LoadedFilter {
   static async load(policy: XdpPolicyInput, object?: BuiltObject): Promise<LoadedFilter> {
     const compiled = compileXdpPolicy(policy.ingress, { failsafeInbound: policy.failsafeInbound });
     const built = object ?? (await buildObject());
-    await ensureBpffs();
+    requireBpffs("this machine");
     const dir = join(BPFFS, `calico-xdp-run-${process.pid}-${randomBytes(4).toString("hex")}`);
     mkdirSync(dir);
     try {
       await loadPinned(built.path, dir);
-      await writeMaps(dir, encodeMaps(compiled));
+      // A fresh program's active generation is 0: writing that one is enough to run it.
+      const maps = encodeMaps(compiled);
+      await writeGeneration(await localLoader(), dir, 0, {}, maps, mapsDigest(maps));
     } catch (error) {
       rmSync(dir, { recursive: true, force: true });
       throw error;

@@ -1,13 +1,36 @@
-import { randomBytes } from "node:crypto";
+/**
+ * One node's side of an XdpProgram: what this resource pinned there, whose program an interface
+ * runs, and the steps that bring the node to the desired program and maps. Every step is idempotent
+ * and recognises what an interrupted run left, so a crash at any point is repaired by the next run.
+ *
+ * Pins of resource <id> on node <node>, under the host's bpffs:
+ *   calico-xdp/<id>/<node>/v-<object sha256, 16 hex>/{prog, maps}   one loaded program version
+ *   calico-xdp/<id>/<node>/link-<interface>                          the bpf_link attaching it
+ * The id is derived from the resource's URN, so a create killed before Pulumi recorded it is found
+ * again by the retried create.
+ */
 import { join } from "node:path";
-import { type MapEntry, mapsDigest } from "../../sdk/xdp/compile";
+import { mapsDigest } from "../../sdk/xdp/compile";
+import { POLICY_MAPS } from "../../sdk/xdp/layout";
 import type { NodeAttachment, XdpNode } from "../../sdk/xdp/programArgs";
-import { BPFFS, bpftoolBatch, loadPinned, mapUpdateLines, pinnedProgramId, writeMaps } from "../bpf/bpftool";
-import type { NodeTransport } from "./transport";
+import { BPFFS, loadPinned, pinnedProgramId } from "../bpf/bpftool";
+import {
+  type LinkState,
+  LOADER_BUSY,
+  LOADER_STALE,
+  type LoaderHost,
+  linkPinOf,
+  loader,
+  loaderExit,
+  type Maps,
+  syncGenerations,
+} from "../bpf/loader";
+import { faultPoint } from "./fault";
+import { loaderOn, type NodeTransport } from "./transport";
 
-/** Where one resource keeps its pins on a node: <BPFFS>/calico-xdp/<resource id>/<node name>/<version>. */
 export const PIN_ROOT = join(BPFFS, "calico-xdp");
 export const nodePinDir = (id: string, node: string) => join(PIN_ROOT, id, node);
+const versionDir = (base: string, objectSha256: string) => join(base, `v-${objectSha256.slice(0, 16)}`);
 
 /** The program name the kernel keeps (15 characters of `calico_xdp_policy`). */
 const OUR_PROGRAM_NAME = "calico_xdp_poli";
@@ -19,11 +42,6 @@ export interface AttachedProgram {
   readonly mode: "native" | "generic" | "offload";
 }
 
-export type Owner =
-  | { readonly kind: "none" }
-  | { readonly kind: "ours"; readonly dir: string; readonly program: AttachedProgram }
-  | { readonly kind: "foreign"; readonly program: AttachedProgram; readonly who: string };
-
 /** `ip -j link show`'s XDP attach mode numbers. */
 export const XDP_MODES: Readonly<Record<number, AttachedProgram["mode"]>> = {
   1: "native",
@@ -34,33 +52,101 @@ export const XDP_MODES: Readonly<Record<number, AttachedProgram["mode"]>> = {
 /** Felix's programs: the iptables dataplane's `prefilter` and the eBPF dataplane's preamble. */
 export const isCalicoProgram = (name: string) => name === "prefilter" || name.startsWith("cali_xdp_preamb");
 
-/** The XDP program attached to `iface` now, from `ip -j link show`. */
-export async function attachedProgram(t: NodeTransport, iface: string): Promise<AttachedProgram | undefined> {
+export interface InterfaceState {
+  readonly ifindex: number;
+  readonly program?: AttachedProgram;
+}
+
+/** The interface's index and the XDP program it runs now, from `ip -j link show`. */
+export async function interfaceState(t: NodeTransport, iface: string): Promise<InterfaceState> {
   const [link] = JSON.parse(await t.net("ip", ["-j", "link", "show", "dev", iface])) as {
+    ifindex: number;
     xdp?: { mode: number; prog?: { id: number; name: string; tag: string } };
   }[];
   const prog = link?.xdp?.prog;
-  if (!prog) return undefined;
-  return { id: prog.id, name: prog.name, tag: prog.tag, mode: XDP_MODES[link!.xdp!.mode] ?? "native" };
+  return {
+    ifindex: link?.ifindex ?? 0,
+    ...(prog
+      ? {
+          program: {
+            id: prog.id,
+            name: prog.name,
+            tag: prog.tag,
+            mode: XDP_MODES[link!.xdp!.mode] ?? "native",
+          },
+        }
+      : {}),
+  };
 }
 
-/** Program versions this resource pinned on the node: pin directory -> program id. */
-async function ourPins(t: NodeTransport, dir: string): Promise<Map<string, number>> {
-  const pins = new Map<string, number>();
-  let versions: string[];
+/** The program attached to an interface now, if any. */
+export async function attachedProgram(t: NodeTransport, iface: string): Promise<AttachedProgram | undefined> {
+  return (await interfaceState(t, iface)).program;
+}
+
+interface VersionPin {
+  readonly dir: string;
+  /** undefined: the directory has no loadable program pin (a load was interrupted). */
+  readonly progId?: number;
+}
+
+interface LinkPin {
+  readonly iface: string;
+  readonly pin: string;
+  /** undefined: the pin cannot be read as a link. */
+  readonly state?: LinkState;
+}
+
+export interface NodePins {
+  readonly versions: readonly VersionPin[];
+  readonly links: readonly LinkPin[];
+}
+
+const isMissing = (error: unknown) => /No such file or directory|does not exist/i.test(String(error));
+
+/** What this resource has pinned on the node. */
+export async function scanPins(t: NodeTransport, on: LoaderHost, base: string): Promise<NodePins> {
+  let entries: string[];
   try {
-    versions = (await t.host("ls", ["-1", dir])).split("\n").filter(Boolean);
-  } catch {
-    return pins;
+    entries = (await t.host("ls", ["-1", base])).split("\n").filter(Boolean);
+  } catch (error) {
+    if (isMissing(error)) return { versions: [], links: [] };
+    throw error;
   }
-  for (const version of versions) {
-    try {
-      pins.set(join(dir, version), await pinnedProgramId(join(dir, version), t));
-    } catch {
-      // A version directory without a loadable pin is a leftover; converge() removes it.
+  const versions: VersionPin[] = [];
+  const links: LinkPin[] = [];
+  for (const entry of entries) {
+    const path = join(base, entry);
+    if (entry.startsWith("v-")) {
+      versions.push({ dir: path, progId: await pinnedProgramId(path, t).catch(() => undefined) });
+    } else if (entry.startsWith("link-")) {
+      const state = await loader.link(on, path).catch(() => undefined);
+      links.push({ iface: entry.slice("link-".length), pin: path, ...(state ? { state } : {}) });
     }
   }
-  return pins;
+  return { versions, links };
+}
+
+export type Owner =
+  | { readonly kind: "none" }
+  | {
+      readonly kind: "ours";
+      readonly link: LinkPin & { state: LinkState };
+      readonly program: AttachedProgram;
+    }
+  /** One of our program versions, attached without a link (by an earlier calico-xdp release). */
+  | { readonly kind: "ours-netlink"; readonly program: AttachedProgram }
+  | { readonly kind: "foreign"; readonly program: AttachedProgram; readonly who: string };
+
+export function ownerOf(pins: NodePins, iface: string, state: InterfaceState): Owner {
+  const program = state.program;
+  if (!program) return { kind: "none" };
+  const link = pins.links.find(
+    (l) => l.iface === iface && l.state?.ifindex === state.ifindex && l.state.progId === program.id,
+  );
+  if (link) return { kind: "ours", link: link as LinkPin & { state: LinkState }, program };
+  if (pins.versions.some((v) => v.progId === program.id)) return { kind: "ours-netlink", program };
+  return { kind: "foreign", program, who: describeForeign(program) };
 }
 
 function describeForeign(program: AttachedProgram): string {
@@ -70,21 +156,11 @@ function describeForeign(program: AttachedProgram): string {
   return "an XDP program this resource did not attach";
 }
 
-export async function ownerOf(t: NodeTransport, iface: string, dir: string): Promise<Owner> {
-  const program = await attachedProgram(t, iface);
-  if (!program) return { kind: "none" };
-  for (const [pinDir, id] of await ourPins(t, dir)) {
-    if (id === program.id) return { kind: "ours", dir: pinDir, program };
-  }
-  return { kind: "foreign", program, who: describeForeign(program) };
-}
-
-function foreignMessage(node: XdpNode, iface: string, owner: Extract<Owner, { kind: "foreign" }>): string {
-  const { program } = owner;
+function foreignMessage(node: XdpNode, iface: string, program: AttachedProgram, who: string): string {
   const fix = isCalicoProgram(program.name)
     ? `set xdpEnabled: false in the FelixConfiguration for node ${node.name} (FelixConfiguration "node.${node.name}"), or takeOver: true to replace it`
     : "detach it, or set takeOver: true to replace it";
-  return `${iface} on node ${node.name} runs ${owner.who} (id ${program.id}, name "${program.name}", ${program.mode} mode): refusing to replace it; ${fix}`;
+  return `${iface} on node ${node.name} runs ${who} (id ${program.id}, name "${program.name}", ${program.mode} mode): refusing to replace it; ${fix}`;
 }
 
 export interface Desired {
@@ -94,50 +170,46 @@ export interface Desired {
   readonly takeOver: boolean;
   readonly objectPath: string;
   readonly objectSha256: string;
-  readonly maps: Readonly<Record<string, readonly MapEntry[]>>;
+  /** The loader built here, copied to the node when it is remote. */
+  readonly loaderPath: string;
+  /** false for a custom `source`, whose maps are its own. */
+  readonly policy: boolean;
+  readonly maps: Maps;
   readonly mapsSha256: string;
   readonly ruleCount: number;
 }
 
-/** What was applied before on this node, for in-place map updates. */
+/** What was applied before on this node: its attachment and the maps it was given. */
 export interface Previous {
-  readonly attachment: NodeAttachment;
-  readonly maps: Readonly<Record<string, readonly MapEntry[]>>;
+  readonly attachment?: NodeAttachment;
+  readonly maps: Maps;
+  readonly mapsSha256: string;
 }
 
-async function attach(
+const EMPTY: { sha256: string; maps: Maps } = { sha256: "0".repeat(64), maps: {} };
+
+/** The pinned program of `dir` for the desired object: reused when whole, loaded afresh otherwise. */
+async function ensureVersion(
   t: NodeTransport,
-  iface: string,
-  programId: number,
-  mode: Desired["mode"],
-  replace: AttachedProgram | undefined,
-) {
-  const overwrite = replace ? ["overwrite"] : [];
-  // Replacing keeps the attached program's mode: the kernel swaps atomically only within one mode.
-  const modes = replace
-    ? [replace.mode === "generic" ? "xdpgeneric" : "xdpdrv"]
-    : mode === "native"
-      ? ["xdpdrv"]
-      : mode === "generic"
-        ? ["xdpgeneric"]
-        : ["xdpdrv", "xdpgeneric"];
-  let lastError: unknown;
-  for (const m of modes) {
-    try {
-      await t.net("bpftool", ["net", "attach", m, "id", String(programId), "dev", iface, ...overwrite]);
-      return;
-    } catch (error) {
-      lastError = error;
-    }
-  }
-  throw lastError;
+  pins: NodePins,
+  dir: string,
+  desired: Desired,
+): Promise<{ progId: number; fresh: boolean }> {
+  const pinned = pins.versions.find((v) => v.dir === dir)?.progId;
+  if (pinned !== undefined) return { progId: pinned, fresh: false };
+  await t.host("rm", ["-rf", dir]);
+  await t.host("mkdir", ["-p", dir]);
+  // bpftool pins the maps before the program, so a program pin means the version is whole.
+  await loadPinned(desired.objectPath, dir, t);
+  faultPoint("after-load");
+  return { progId: await pinnedProgramId(dir, t), fresh: true };
 }
 
 /**
- * Brings one node to the desired program: maps rewritten in place when our program of the same object
- * is attached and what it holds is known; otherwise a fresh load, full maps, then an atomic swap (or a
- * first attach that fails if someone attached in between). Never replaces a foreign program unless
- * takeOver is set.
+ * Brings one node to the desired program: the program version loaded and pinned, both map
+ * generations holding the policy (switched atomically), and a pinned bpf_link on the interface running
+ * it. An attached program of ours is swapped with an atomic link update; a foreign one is never
+ * touched unless takeOver is set. Links on other interfaces and other versions are removed last.
  */
 export async function converge(
   t: NodeTransport,
@@ -145,98 +217,141 @@ export async function converge(
   desired: Desired,
   previous?: Previous,
 ): Promise<NodeAttachment> {
+  const gone = t.unavailable();
+  if (gone) throw new Error(gone);
   await t.prepare();
+  const on = await loaderOn(t, desired.loaderPath);
   const base = nodePinDir(desired.id, node.name);
-  const owner = await ownerOf(t, desired.iface, base);
+  const pins = await scanPins(t, on, base);
+  const iface = await interfaceState(t, desired.iface);
+  const owner = ownerOf(pins, desired.iface, iface);
   if (owner.kind === "foreign" && !desired.takeOver)
-    throw new Error(foreignMessage(node, desired.iface, owner));
+    throw new Error(foreignMessage(node, desired.iface, owner.program, owner.who));
 
-  const prev = previous?.attachment;
-  const inPlace =
-    owner.kind === "ours" &&
-    prev?.status === "attached" &&
-    prev.drift === undefined &&
-    prev.pinDir === owner.dir &&
-    prev.objectSha256 === desired.objectSha256;
-  if (inPlace) {
-    await bpftoolBatch(mapUpdateLines(owner.dir, desired.maps, previous!.maps), t);
-    // Still the program attached then: only its maps changed.
-    return { ...attachment(node, owner.program, desired, owner.dir), attachedAt: prev.attachedAt };
+  const dir = versionDir(base, desired.objectSha256);
+  const version = await ensureVersion(t, pins, dir, desired);
+  if (desired.policy) {
+    await syncGenerations(on, dir, {
+      desired: desired.maps,
+      sha256: desired.mapsSha256,
+      known: [
+        ...(previous ? [{ sha256: previous.mapsSha256, maps: previous.maps }] : []),
+        ...(version.fresh ? [EMPTY] : []),
+      ],
+      mapNames: POLICY_MAPS,
+      distrustCommits: previous?.attachment?.drift !== undefined,
+    });
   }
 
-  const dir = join(base, `${desired.objectSha256.slice(0, 12)}-${randomBytes(3).toString("hex")}`);
-  await t.host("mkdir", ["-p", dir]);
-  let loadedId: number;
-  try {
-    await loadPinned(desired.objectPath, dir, t);
-    // The maps are complete before the program is attached: a swap never exposes an empty policy.
-    await writeMaps(dir, desired.maps, t);
-    loadedId = await pinnedProgramId(dir, t);
-    await attach(t, desired.iface, loadedId, desired.mode, owner.kind === "none" ? undefined : owner.program);
-  } catch (error) {
-    await t.host("rm", ["-rf", dir]).catch(() => undefined);
-    throw error;
-  }
-  const now = await attachedProgram(t, desired.iface);
-  if (now?.id !== loadedId) {
+  const link = await attachLink(t, on, node, desired, owner, join(dir, "prog"), version.progId);
+  faultPoint("after-pin");
+  // What this resource no longer uses here: links on other interfaces, then other program versions.
+  for (const other of pins.links) if (other.iface !== desired.iface) await loader.detach(on, other.pin);
+  for (const other of pins.versions) if (other.dir !== dir) await t.host("rm", ["-rf", other.dir]);
+
+  const now = await interfaceState(t, desired.iface);
+  if (now.program?.id !== version.progId) {
     throw new Error(
-      `attached on ${desired.iface} but the interface now shows ${now ? `program id ${now.id} "${now.name}"` : "no program"}`,
+      `attached on ${desired.iface} but the interface now shows ${now.program ? `program id ${now.program.id} "${now.program.name}"` : "no program"}`,
     );
   }
-  // Older versions of ours are no longer attached: unpin them.
-  for (const old of (await t.host("ls", ["-1", base])).split("\n").filter(Boolean)) {
-    if (join(base, old) !== dir) await t.host("rm", ["-rf", join(base, old)]);
-  }
-  return attachment(node, now, desired, dir);
-}
-
-function attachment(node: XdpNode, program: AttachedProgram, desired: Desired, dir: string): NodeAttachment {
+  const prev = previous?.attachment;
+  const unchanged = prev?.linkId === link.linkId && prev?.programId === now.program.id;
   return {
     node: node.name,
     status: "attached",
-    mode: program.mode === "generic" ? "generic" : "native",
-    programId: program.id,
-    programTag: program.tag,
+    mode: now.program.mode === "generic" ? "generic" : "native",
+    programId: now.program.id,
+    programTag: now.program.tag,
+    linkId: link.linkId,
     objectSha256: desired.objectSha256,
     mapsSha256: desired.mapsSha256,
     ruleCount: desired.ruleCount,
-    attachedAt: new Date().toISOString(),
+    // A maps-only update keeps the time: the program was not reattached.
+    attachedAt: unchanged && prev?.attachedAt ? prev.attachedAt : new Date().toISOString(),
     pinDir: dir,
   };
 }
 
-/** Detaches our program (only ours) and removes this resource's pins on the node. Idempotent. */
+/** The pinned link on the desired interface, running `progPin` (atomically swapped when it ran another). */
+async function attachLink(
+  t: NodeTransport,
+  on: LoaderHost,
+  node: XdpNode,
+  desired: Desired,
+  owner: Owner,
+  progPin: string,
+  progId: number,
+): Promise<LinkState> {
+  const linkPin = linkPinOf(nodePinDir(desired.id, node.name), desired.iface);
+  const modeFits = (mode: AttachedProgram["mode"]) => desired.mode === "auto" || desired.mode === mode;
+  if (owner.kind === "ours" && modeFits(owner.program.mode)) {
+    if (owner.link.state.progId === progId) return owner.link.state;
+    try {
+      return await loader.update(on, linkPin, progPin, owner.link.state.progId);
+    } catch (error) {
+      if (loaderExit(error) === LOADER_STALE)
+        throw new Error(
+          `the program on ${desired.iface} of node ${node.name} changed while it was being replaced; run up again`,
+        );
+      throw error;
+    }
+  }
+  // A stale link pin (its interface was recreated, or another mode is wanted) goes first.
+  await loader.detach(on, linkPin);
+  if (owner.kind === "foreign" || owner.kind === "ours-netlink")
+    await loader.clear(on, { netns: t.netns }, desired.iface);
+  try {
+    return await loader.attach(on, { netns: t.netns }, desired.iface, progPin, linkPin, desired.mode);
+  } catch (error) {
+    if (loaderExit(error) !== LOADER_BUSY) throw error;
+    // Someone attached in between (another deployment racing this one): say who.
+    const now = await interfaceState(t, desired.iface);
+    const rescan = await scanPins(t, on, nodePinDir(desired.id, node.name));
+    const found = ownerOf(rescan, desired.iface, now);
+    if (found.kind === "foreign")
+      throw new Error(foreignMessage(node, desired.iface, found.program, found.who));
+    throw error;
+  }
+}
+
+/**
+ * Detaches this resource's programs on the node (only ours) and removes its pins; idempotent. When the
+ * node's namespace is gone, its links are defunct and only the pins are removed. Throws, naming what
+ * it found, if one of our programs is still attached afterwards.
+ */
 export async function remove(
   t: NodeTransport,
   node: XdpNode,
   id: string,
   iface: string,
-): Promise<string | undefined> {
-  if (t.unavailable()) return undefined; // the namespace is gone, and with it the attachment
+  loaderPath: string,
+): Promise<void> {
   await t.prepare();
+  const on = await loaderOn(t, loaderPath);
   const base = nodePinDir(id, node.name);
-  let note: string | undefined;
-  try {
-    const owner = await ownerOf(t, iface, base);
-    if (owner.kind === "ours") {
-      await t.net("bpftool", [
-        "net",
-        "detach",
-        owner.program.mode === "generic" ? "xdpgeneric" : "xdpdrv",
-        "dev",
-        iface,
-      ]);
-    } else if (owner.kind === "foreign") {
-      note = `left ${owner.who} (id ${owner.program.id}) attached on ${iface}: it is not ours`;
+  const pins = await scanPins(t, on, base);
+  for (const link of pins.links) await loader.detach(on, link.pin);
+  if (t.unavailable() === undefined) {
+    const ours = new Set(pins.versions.flatMap((v) => (v.progId === undefined ? [] : [v.progId])));
+    for (const name of new Set([iface, ...pins.links.map((l) => l.iface)])) {
+      const attached = await attachedProgram(t, name).catch((error) => {
+        if (/does not exist|Cannot find device/i.test(String(error))) return undefined;
+        throw error;
+      });
+      if (attached && ours.has(attached.id)) {
+        await loader.clear(on, { netns: t.netns }, name);
+        const after = await attachedProgram(t, name);
+        if (after && ours.has(after.id))
+          throw new Error(
+            `program ${after.id} of this resource is still attached on ${name} and cannot be detached`,
+          );
+      }
     }
-  } catch (error) {
-    if (!/does not exist|Cannot find device/i.test((error as Error).message)) throw error;
   }
   await t.host("rm", ["-rf", base]);
-  // The resource's directory goes with its last node there (nodes on one host share it): each node
-  // removes its own first, so the last rmdir in time finds it empty.
+  // The resource's directory goes with its last node there (nodes on one host share it).
   await t.host("rmdir", [join(PIN_ROOT, id)]).catch(() => undefined);
-  return note;
 }
 
 /** Refresh: what is on the node now compared with what was applied. */
@@ -246,11 +361,16 @@ export async function probe(
   id: string,
   iface: string,
   applied: NodeAttachment | undefined,
+  loaderPath: string,
+  policy: boolean,
 ): Promise<NodeAttachment> {
-  const unavailable = t.unavailable();
-  if (unavailable) return { node: node.name, status: "detached", drift: unavailable };
+  const gone = t.unavailable();
+  if (gone) return { node: node.name, status: "detached", drift: gone };
   await t.prepare();
-  const owner = await ownerOf(t, iface, nodePinDir(id, node.name));
+  const on = await loaderOn(t, loaderPath);
+  const pins = await scanPins(t, on, nodePinDir(id, node.name));
+  const state = await interfaceState(t, iface);
+  const owner = ownerOf(pins, iface, state);
   if (owner.kind === "none")
     return { ...applied, node: node.name, status: "detached", drift: `no XDP program on ${iface}` };
   if (owner.kind === "foreign") {
@@ -261,51 +381,36 @@ export async function probe(
       drift: `${iface} has ${owner.who} (id ${owner.program.id}, "${owner.program.name}") instead of ours`,
     };
   }
-  const mapsSha256 = await dumpMapsDigest(t, owner.dir);
-  if (applied?.mapsSha256 !== undefined && mapsSha256 !== applied.mapsSha256) {
+  if (owner.kind === "ours-netlink") {
     return {
       ...applied,
       node: node.name,
       status: "attached",
       programId: owner.program.id,
-      mapsSha256,
-      drift: "the program's maps were changed outside Pulumi",
+      drift: `${iface} runs our program without a link (a netlink detach would remove it)`,
     };
   }
-  return { ...applied, node: node.name, status: "attached", programId: owner.program.id, pinDir: owner.dir };
-}
-
-const POLICY_MAPS = [
-  "config",
-  "src_v4_exact",
-  "src_v4_lpm",
-  "src_v6_exact",
-  "src_v6_lpm",
-  "dst_v4_exact",
-  "dst_v4_lpm",
-  "dst_v6_exact",
-  "dst_v6_lpm",
-  "proto_match",
-  "sport_match",
-  "dport_match",
-  "icmp_match",
-  "failsafe_ports",
-];
-
-/** The digest of the policy maps as they are on the node, comparable with `mapsDigest`. */
-async function dumpMapsDigest(t: NodeTransport, dir: string): Promise<string> {
-  const maps: Record<string, MapEntry[]> = {};
-  for (const name of POLICY_MAPS) {
-    let dump: { key: string[]; value: string[] }[];
-    try {
-      dump = JSON.parse(await t.host("bpftool", ["map", "dump", "pinned", join(dir, name), "-j"]));
-    } catch {
-      continue; // a custom program has its own maps
+  const dir = pins.versions.find((v) => v.progId === owner.program.id)?.dir;
+  if (policy && dir) {
+    const { active } = await loader.generations(on, dir);
+    const mapsSha256 = mapsDigest(await loader.dump(on, dir, active, POLICY_MAPS));
+    if (applied?.mapsSha256 !== undefined && mapsSha256 !== applied.mapsSha256) {
+      return {
+        ...applied,
+        node: node.name,
+        status: "attached",
+        programId: owner.program.id,
+        mapsSha256,
+        drift: "the program's maps were changed outside Pulumi",
+      };
     }
-    maps[name] = dump.map((e) => ({
-      key: Buffer.from(e.key.map((h) => Number.parseInt(h, 16))),
-      value: Buffer.from(e.value.map((h) => Number.parseInt(h, 16))),
-    }));
   }
-  return mapsDigest(maps);
+  return {
+    ...applied,
+    node: node.name,
+    status: "attached",
+    programId: owner.program.id,
+    linkId: owner.link.state.linkId,
+    ...(dir ? { pinDir: dir } : {}),
+  };
 }

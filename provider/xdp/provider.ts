@@ -3,7 +3,7 @@
  * requires this module inside each method (`pulumi-calico-xdp/provider`), so nothing here is captured
  * by Pulumi's closure serializer.
  */
-import { createHash, randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import type * as pulumi from "@pulumi/pulumi";
 import { formatPath } from "../../sdk/calico/zodkit";
@@ -11,18 +11,21 @@ import { compileXdpPolicy, encodeMaps, type MapEntry, mapsDigest } from "../../s
 import { type Credentials, joinCredentials, separateCredentials } from "../../sdk/xdp/credentials";
 import {
   type NodeAttachment,
+  nodeEndpoint,
   sshEndpoints,
   type XdpNode,
   type XdpProgramSpec,
   xdpProgramArgsSchema,
 } from "../../sdk/xdp/programArgs";
-import { buildObject, sourceDigest } from "../bpf/build";
+import { buildLoader, buildObject, sourceDigest } from "../bpf/build";
 import { run } from "../bpf/exec";
+import { faultPoint } from "./fault";
 import { converge, type Desired, probe, remove } from "./node";
 import { privateKeyProblem } from "./ssh";
 import { transportFor, withTransport } from "./transport";
 
 const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+const IDENTITY = /^[0-9a-f]{16}$/;
 const SPEC_KEYS = [
   "nodes",
   "interfaceName",
@@ -40,6 +43,8 @@ type Inputs = Record<string, unknown>;
 /** What state holds: the spec with SSH secrets moved from `nodes` to `credentials` (a Pulumi secret). */
 type Outputs = XdpProgramSpec & {
   credentials?: Credentials;
+  /** A digest of the resource's URN, set by the XdpProgram component: it names the pins on nodes. */
+  identity?: string;
   providerVersion?: string;
   programSha256?: string;
   mapsSha256?: string;
@@ -117,6 +122,11 @@ export async function check(_olds: Inputs, news: Inputs): Promise<pulumi.dynamic
   }
   const spec = parsed.data;
   const failures = keyFailures(spec.nodes);
+  if (typeof news.identity !== "string" || !IDENTITY.test(news.identity))
+    failures.push({
+      property: "identity",
+      reason: "must be 16 hex digits (XdpProgram sets it from the resource's URN)",
+    });
   for (const [i, node] of spec.nodes.entries()) {
     const problem = transportFor(node.connection).unavailable();
     if (problem) failures.push({ property: `nodes[${i}].connection`, reason: problem });
@@ -138,18 +148,15 @@ export async function check(_olds: Inputs, news: Inputs): Promise<pulumi.dynamic
   };
 }
 
-const nodeKey = (n: XdpNode) => JSON.stringify([n.name, n.connection]);
+/** Where a node is: the same name reached the same way. A node moved elsewhere is a new node. */
+const placeOf = (n: XdpNode) => JSON.stringify([n.name, nodeEndpoint(n.connection)]);
 
 export async function diff(_id: string, olds: Outputs, news: Outputs): Promise<pulumi.dynamic.DiffResult> {
-  const replaces: string[] = [];
-  const sameNodes =
-    JSON.stringify((olds.nodes ?? []).map(nodeKey).sort()) ===
-    JSON.stringify((news.nodes ?? []).map(nodeKey).sort());
-  if (!sameNodes) replaces.push("nodes");
-  if (olds.interfaceName !== news.interfaceName) replaces.push("interfaceName");
+  // Nothing replaces the resource: nodes, interface and program all change in place, node by node.
   const fields = [
     "programSha256",
     "mapsSha256",
+    "interfaceName",
     "mode",
     "takeOver",
     "source",
@@ -160,20 +167,18 @@ export async function diff(_id: string, olds: Outputs, news: Outputs): Promise<p
     "credentials",
   ] as const;
   const changed: string[] = fields.filter((f) => JSON.stringify(olds[f]) !== JSON.stringify(news[f]));
+  const places = (nodes: readonly XdpNode[] | undefined) => JSON.stringify((nodes ?? []).map(placeOf).sort());
+  if (places(olds.nodes) !== places(news.nodes)) changed.push("nodes");
   if (JSON.stringify(olds.rules) !== JSON.stringify(news.rules)) changed.push("rules");
   if (JSON.stringify(olds.failsafeInbound) !== JSON.stringify(news.failsafeInbound))
     changed.push("failsafeInbound");
   // Drift found by refresh, or nodes that failed: the next up converges them.
   if ((olds.attachments ?? []).some((a) => a.status !== "attached" || a.drift !== undefined))
     changed.push("attachments");
-  return {
-    changes: replaces.length > 0 || changed.length > 0,
-    replaces,
-    deleteBeforeReplace: replaces.length > 0,
-  };
+  return { changes: changed.length > 0 };
 }
 
-/** Thrown when some nodes failed: Pulumi records the resource as created but failed, with every node's result. */
+/** Thrown when some nodes failed: Pulumi records the resource with every node's result, and the next up retries. */
 class PartialFailure extends Error {
   constructor(
     readonly id: string,
@@ -210,6 +215,8 @@ async function desiredFor(id: string, spec: XdpProgramSpec): Promise<Desired> {
     takeOver: spec.takeOver,
     objectPath: object.path,
     objectSha256: object.sha256,
+    loaderPath: (await buildLoader()).path,
+    policy: spec.rules !== undefined,
     maps,
     mapsSha256: mapsDigest(maps),
     ruleCount: spec.rules?.length ?? 0,
@@ -224,33 +231,71 @@ async function assertSection(objectPath: string, section: string): Promise<void>
 }
 
 /** Applied and unchanged since: the node is left alone (after a partial failure only failed nodes are retried). */
-const upToDate = (applied: NodeAttachment | undefined, desired: Desired, spec: XdpProgramSpec) =>
+const upToDate = (
+  applied: NodeAttachment | undefined,
+  desired: Desired,
+  spec: XdpProgramSpec,
+  before?: XdpProgramSpec,
+) =>
   applied?.status === "attached" &&
   applied.drift === undefined &&
+  before?.interfaceName === spec.interfaceName &&
   applied.objectSha256 === desired.objectSha256 &&
   applied.mapsSha256 === desired.mapsSha256 &&
   (spec.mode === "auto" || spec.mode === applied.mode);
 
-async function applyAll(
-  id: string,
-  state: Outputs,
-  previous?: { outs: Outputs; maps: Record<string, MapEntry[]> },
-): Promise<Outputs> {
+/**
+ * Brings every node of `state` to the spec: nodes already there are left alone, the others are
+ * converged (new nodes attached), and nodes no longer listed are detached. A node that fails is
+ * reported on its own; a dropped node that cannot be cleaned stays in state (unless `force`), so a
+ * later up or destroy finishes it.
+ */
+async function applyAll(id: string, state: Outputs, before?: Outputs): Promise<Outputs> {
   const spec = specOf(state);
+  const old = before ? specOf(before) : undefined;
   const desired = await desiredFor(id, spec);
+  const previousMaps =
+    before && old ? { maps: policyMaps(old), mapsSha256: mapsDigest(policyMaps(old)) } : undefined;
+  const appliedOn = (node: XdpNode) => {
+    const known = old?.nodes.some((n) => placeOf(n) === placeOf(node));
+    return known ? before?.attachments?.find((a) => a.node === node.name) : undefined;
+  };
   const attachments = await pool(spec.nodes, spec.concurrency, async (node): Promise<NodeAttachment> => {
-    const applied = previous?.outs.attachments?.find((a) => a.node === node.name);
-    if (applied && upToDate(applied, desired, spec)) return applied;
+    const applied = appliedOn(node);
+    if (applied && upToDate(applied, desired, spec, old)) return applied;
     try {
       return await withTransport(node.connection, (t) =>
-        converge(t, node, desired, applied ? { attachment: applied, maps: previous!.maps } : undefined),
+        converge(t, node, desired, previousMaps && { ...previousMaps, attachment: applied }),
       );
     } catch (error) {
       return { node: node.name, status: "failed", error: (error as Error).message };
     }
   });
-  const outs = { ...toState(spec), attachments };
-  const failed = attachments.filter((a) => a.status === "failed");
+  const kept = new Set(spec.nodes.map(placeOf));
+  const dropped = (old?.nodes ?? []).filter((n) => !kept.has(placeOf(n)));
+  const stuck: { node: XdpNode; error: string }[] = [];
+  await pool(dropped, spec.concurrency, async (node) => {
+    try {
+      await withTransport(node.connection, (t) =>
+        remove(t, node, id, old!.interfaceName, desired.loaderPath),
+      );
+    } catch (error) {
+      if (!spec.force) stuck.push({ node, error: (error as Error).message });
+    }
+  });
+  const outs = {
+    ...toState({ ...spec, nodes: [...spec.nodes, ...stuck.map((s) => s.node)] }),
+    attachments: [
+      ...attachments,
+      ...stuck.map(({ node, error }) => ({
+        node: node.name,
+        status: "failed" as const,
+        error: `removed from nodes but not detached yet: ${error}`,
+      })),
+    ],
+  };
+  const failed = outs.attachments.filter((a) => a.status === "failed");
+  faultPoint("before-state");
   if (failed.length)
     throw new PartialFailure(
       id,
@@ -260,21 +305,27 @@ async function applyAll(
   return outs;
 }
 
+/** The resource id: from the resource's identity (a digest of its URN), so a retried create finds its pins. */
+const idFor = (identity: string) => `cx-${identity}`;
+
 export async function create(inputs: Outputs): Promise<pulumi.dynamic.CreateResult> {
-  const id = `cx-${randomBytes(6).toString("hex")}`;
+  const id = idFor(inputs.identity!);
   return { id, outs: await applyAll(id, inputs) };
 }
 
 export async function update(id: string, olds: Outputs, news: Outputs): Promise<pulumi.dynamic.UpdateResult> {
-  return { outs: await applyAll(id, news, { outs: olds, maps: policyMaps(olds) }) };
+  return { outs: await applyAll(id, news, olds) };
 }
 
 export async function read(id: string, props: Outputs): Promise<pulumi.dynamic.ReadResult> {
   const spec = specOf(props);
+  const loaderPath = (await buildLoader()).path;
   const attachments = await pool(spec.nodes, spec.concurrency ?? 8, async (node) => {
     const applied = props.attachments?.find((a) => a.node === node.name);
     try {
-      return await withTransport(node.connection, (t) => probe(t, node, id, spec.interfaceName, applied));
+      return await withTransport(node.connection, (t) =>
+        probe(t, node, id, spec.interfaceName, applied, loaderPath, spec.rules !== undefined),
+      );
     } catch (error) {
       return { ...applied, node: node.name, status: "failed" as const, error: (error as Error).message };
     }
@@ -284,10 +335,11 @@ export async function read(id: string, props: Outputs): Promise<pulumi.dynamic.R
 
 async function deleteAll(id: string, props: Outputs): Promise<void> {
   const spec = specOf(props);
+  const loaderPath = (await buildLoader()).path;
   const errors: string[] = [];
   await pool(spec.nodes, spec.concurrency ?? 8, async (node) => {
     try {
-      await withTransport(node.connection, (t) => remove(t, node, id, spec.interfaceName));
+      await withTransport(node.connection, (t) => remove(t, node, id, spec.interfaceName, loaderPath));
     } catch (error) {
       errors.push(`${node.name}: ${(error as Error).message}`);
     }

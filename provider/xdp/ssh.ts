@@ -1,17 +1,17 @@
 import { createHash, randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { Duplex } from "node:stream";
-import { Client, type ConnectConfig, utils } from "ssh2";
+import { Client, type ConnectConfig, type SFTPWrapper, utils } from "ssh2";
 import type { Connection, SshProxy } from "../../sdk/xdp/programArgs";
-import { BPFFS } from "../bpf/bpftool";
-import { CommandError } from "../bpf/exec";
+import { BPFFS, bpffsMissing } from "../bpf/bpftool";
+import { BoundedSink, CommandError, DEFAULT_MAX_OUTPUT } from "../bpf/exec";
 import { shellQuote } from "./shellQuote";
 import type { CommandOptions, NodeTransport } from "./transport";
 
 export type SshConnection = Extract<Connection, { type: "ssh" }>;
 
-/** Where uploaded objects live on a node, named by their sha256 (tmpfs: gone after a reboot, rebuilt on demand). */
-const REMOTE_OBJECTS = "/run/calico-xdp/objects";
+/** Where uploaded objects and the loader live on a node, named by their sha256 (tmpfs: gone after a reboot, copied again on demand). */
+const REMOTE_FILES = "/run/calico-xdp/objects";
 
 /** What the node must have, and the Debian package that has it. */
 const REQUIRED_TOOLS: readonly [tool: string, args: readonly string[], pkg: string][] = [
@@ -48,13 +48,34 @@ class DialRefused extends Error {}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Rejects with `message` unless `promise` settles within `ms`. */
+function within<T>(promise: Promise<T>, ms: number, message: () => string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(message())), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+/** How long the server may take to answer a request (a channel, an exec, an SFTP operation). */
+const replyMs = (endpoint: SshProxy) => endpoint.perDialTimeout * 1000;
+
 function dialOnce(endpoint: SshProxy, sock: Duplex | undefined): Promise<Client> {
   return new Promise((resolve, reject) => {
     const client = new Client();
     let presented: string | undefined;
-    client.once("ready", () => resolve(client));
-    client.once("error", (error: Error & { level?: string }) => {
+    let settled = false;
+    client.once("ready", () => {
+      settled = true;
+      resolve(client);
+    });
+    // Every error event is handled: a peer that is not an SSH server can emit several.
+    client.on("error", (error: Error & { level?: string }) => {
       client.end();
+      if (settled) return;
+      settled = true;
       if (presented !== undefined && /verification failed|Host denied/i.test(error.message)) {
         reject(
           new DialRefused(
@@ -71,6 +92,11 @@ function dialOnce(endpoint: SshProxy, sock: Duplex | undefined): Promise<Client>
         reject(error);
       }
     });
+    client.once("close", () => {
+      if (settled) return;
+      settled = true;
+      reject(new Error(`${where(endpoint)} closed the connection during the handshake`));
+    });
     const config: ConnectConfig = {
       host: endpoint.host,
       port: endpoint.port,
@@ -78,7 +104,11 @@ function dialOnce(endpoint: SshProxy, sock: Duplex | undefined): Promise<Client>
       privateKey: endpoint.privateKey,
       passphrase: endpoint.privateKeyPassword,
       agent: endpoint.agentSocketPath,
+      // TCP connect, handshake and authentication together.
       readyTimeout: endpoint.perDialTimeout * 1000,
+      // A node that stops answering mid-session is noticed within about 3 intervals.
+      keepaliveInterval: 5000,
+      keepaliveCountMax: 3,
       sock,
       hostVerifier: (key: Buffer) => {
         if (endpoint.hostKey === undefined || hostKeyMatches(endpoint.hostKey, key)) return true;
@@ -89,6 +119,7 @@ function dialOnce(endpoint: SshProxy, sock: Duplex | undefined): Promise<Client>
     try {
       client.connect(config);
     } catch (error) {
+      settled = true;
       reject(new DialRefused(`cannot connect to ${where(endpoint)}: ${(error as Error).message}`));
     }
   });
@@ -111,13 +142,18 @@ async function dial(endpoint: SshProxy, tunnel?: () => Promise<Duplex>): Promise
   );
 }
 
-function forward(bastion: Client, to: SshProxy): Promise<Duplex> {
-  return new Promise((resolve, reject) =>
-    bastion.forwardOut("127.0.0.1", 0, to.host, to.port, (error, stream) =>
-      error
-        ? reject(new Error(`the bastion cannot open ${to.host}:${to.port}: ${error.message}`))
-        : resolve(stream),
+function forward(bastion: Client, via: SshProxy, to: SshProxy): Promise<Duplex> {
+  return within(
+    new Promise<Duplex>((resolve, reject) =>
+      bastion.forwardOut("127.0.0.1", 0, to.host, to.port, (error, stream) =>
+        error
+          ? reject(new Error(`the bastion cannot open ${to.host}:${to.port}: ${error.message}`))
+          : resolve(stream),
+      ),
     ),
+    replyMs(via),
+    () =>
+      `the bastion ${where(via)} did not open a channel to ${to.host}:${to.port} within ${via.perDialTimeout} s`,
   );
 }
 
@@ -126,10 +162,14 @@ interface Session {
   readonly bastion?: Client;
 }
 
+/** The Linux machine names of Node's architectures: the loader runs only on the one it was built for. */
+const MACHINES: Readonly<Record<string, string>> = { x64: "x86_64", arm64: "aarch64" };
+
 /**
  * A remote host over SSH: commands run as quoted argument vectors in its root network namespace,
- * objects are copied with SFTP and checked by sha256 there. One connection per operation, opened on
- * first use; it checks for ip/bpftool and mounts bpffs before anything else runs.
+ * files are copied with SFTP and checked by sha256 there. One connection per operation, opened on
+ * first use; it checks the node's tools, architecture and bpffs before anything else runs. Every phase
+ * has a timeout: the dial, each request the server must answer, and each command.
  */
 export class SshTransport implements NodeTransport {
   readonly label: string;
@@ -148,36 +188,32 @@ export class SshTransport implements NodeTransport {
   }
 
   net(file: string, args: readonly string[], options?: CommandOptions): Promise<string> {
-    return this.run([file, ...args], options);
+    return this.host(file, args, options);
   }
 
-  host(file: string, args: readonly string[], options?: CommandOptions): Promise<string> {
-    return this.run([file, ...args], options);
+  async host(file: string, args: readonly string[], options?: CommandOptions): Promise<string> {
+    return (await this.hostBuffer(file, args, options)).toString("utf8");
   }
 
-  async upload(localPath: string): Promise<string> {
-    const sha256 = createHash("sha256").update(readFileSync(localPath)).digest("hex");
-    const target = `${REMOTE_OBJECTS}/${sha256}.o`;
-    if ((await this.sha256Of(target)) === sha256) return target;
-    await this.run(["mkdir", "-p", REMOTE_OBJECTS]);
-    const partial = `${target}.${randomBytes(4).toString("hex")}`;
+  async hostBuffer(file: string, args: readonly string[], options?: CommandOptions): Promise<Buffer> {
     const { client } = await this.connected();
-    await new Promise<void>((resolve, reject) =>
-      client.sftp((error, sftp) => {
-        if (error) return reject(new Error(`SFTP to ${this.label} failed: ${error.message}`));
-        sftp.fastPut(localPath, partial, (putError) => {
-          sftp.end();
-          if (putError) reject(new Error(`copying the object to ${this.label} failed: ${putError.message}`));
-          else resolve();
-        });
-      }),
-    );
+    return exec(client, this.connection, [file, ...args], options);
+  }
+
+  async upload(localPath: string, options: { readonly executable?: boolean } = {}): Promise<string> {
+    const sha256 = createHash("sha256").update(readFileSync(localPath)).digest("hex");
+    const target = `${REMOTE_FILES}/${sha256}${options.executable ? "" : ".o"}`;
+    if ((await this.sha256Of(target)) === sha256) return target;
+    await this.host("mkdir", ["-p", REMOTE_FILES]);
+    const partial = `${target}.${randomBytes(4).toString("hex")}`;
+    await this.put(localPath, partial);
     const copied = await this.sha256Of(partial);
     if (copied !== sha256) {
-      await this.run(["rm", "-f", partial]);
-      throw new Error(`the object copied to ${this.label} has sha256 ${copied}, not ${sha256}`);
+      await this.host("rm", ["-f", partial]);
+      throw new Error(`the file copied to ${this.label} has sha256 ${copied}, not ${sha256}`);
     }
-    await this.run(["mv", "-f", partial, target]);
+    if (options.executable) await this.host("chmod", ["0755", partial]);
+    await this.host("mv", ["-f", partial, target]);
     return target;
   }
 
@@ -188,9 +224,58 @@ export class SshTransport implements NodeTransport {
     this.session = undefined;
   }
 
+  /** SFTP put with a timeout on the subsystem request and on every stretch without progress. */
+  private async put(localPath: string, remotePath: string): Promise<void> {
+    const { client } = await this.connected();
+    const limit = replyMs(this.connection);
+    const sftp = await within(
+      new Promise<SFTPWrapper>((resolve, reject) =>
+        client.sftp((error, sftp) =>
+          error ? reject(new Error(`SFTP to ${this.label} failed: ${error.message}`)) : resolve(sftp),
+        ),
+      ),
+      limit,
+      () => `${this.label} did not open an SFTP session within ${this.connection.perDialTimeout} s`,
+    );
+    try {
+      await new Promise<void>((resolve, reject) => {
+        let timer: NodeJS.Timeout;
+        const stalled = () => {
+          timer = setTimeout(
+            () =>
+              reject(
+                new Error(
+                  `copying to ${this.label} made no progress for ${this.connection.perDialTimeout} s`,
+                ),
+              ),
+            limit,
+          );
+        };
+        stalled();
+        sftp.fastPut(
+          localPath,
+          remotePath,
+          {
+            step: () => {
+              clearTimeout(timer);
+              stalled();
+            },
+          },
+          (error) => {
+            clearTimeout(timer);
+            if (error) reject(new Error(`copying a file to ${this.label} failed: ${error.message}`));
+            else resolve();
+          },
+        );
+      });
+    } finally {
+      sftp.end();
+    }
+  }
+
   private async sha256Of(path: string): Promise<string | undefined> {
     try {
-      return (await this.run(["sha256sum", path])).split(/\s/)[0];
+      return (await this.host("sha256sum", [path])).split(/\s/)[0];
     } catch {
       return undefined;
     }
@@ -205,7 +290,10 @@ export class SshTransport implements NodeTransport {
     const { proxy } = this.connection;
     const bastion = proxy ? await dial(proxy) : undefined;
     try {
-      const client = await dial(this.connection, bastion && (() => forward(bastion, this.connection)));
+      const client = await dial(
+        this.connection,
+        bastion && proxy && (() => forward(bastion, proxy, this.connection)),
+      );
       const session = { client, bastion };
       await this.preflight(client);
       return session;
@@ -215,12 +303,12 @@ export class SshTransport implements NodeTransport {
     }
   }
 
-  /** ip and bpftool present, bpffs mounted. */
+  /** ip and bpftool present, the loader's architecture, bpffs mounted (never mounted by us). */
   private async preflight(client: Client): Promise<void> {
     const missing: string[] = [];
     for (const [tool, args, pkg] of REQUIRED_TOOLS) {
       try {
-        await exec(client, [tool, ...args]);
+        await exec(client, this.connection, [tool, ...args]);
       } catch (error) {
         if ((error as CommandError).code === 127) missing.push(`${tool} (package ${pkg})`);
         else throw error;
@@ -228,38 +316,81 @@ export class SshTransport implements NodeTransport {
     }
     if (missing.length)
       throw new Error(`${this.label} lacks ${missing.join(" and ")}: the node needs ip and bpftool`);
-    if ((await exec(client, ["stat", "-f", "-c", "%T", BPFFS])).trim() !== "bpf_fs")
-      await exec(client, ["mount", "-t", "bpf", "bpf", BPFFS]);
-  }
-
-  private async run(argv: readonly string[], options?: CommandOptions): Promise<string> {
-    const { client } = await this.connected();
-    return exec(client, argv, options);
+    const machine = (await exec(client, this.connection, ["uname", "-m"])).toString("utf8").trim();
+    const ours = MACHINES[process.arch] ?? process.arch;
+    if (machine !== ours)
+      throw new Error(
+        `${this.label} is ${machine}, but the loader is built for ${ours} here: run pulumi up from a ${machine} machine`,
+      );
+    const fs = (await exec(client, this.connection, ["stat", "-f", "-c", "%T", BPFFS]))
+      .toString("utf8")
+      .trim();
+    if (fs !== "bpf_fs") throw new Error(bpffsMissing(this.label));
   }
 }
 
-/** Runs one quoted argument vector; rejects with CommandError (exit code, stderr) when it fails. */
-function exec(client: Client, argv: readonly string[], options: CommandOptions = {}): Promise<string> {
+/**
+ * Runs one quoted argument vector; rejects with CommandError (exit code, stderr) when it fails, when
+ * the server does not answer the channel or exec request in time, when the command outlives its
+ * timeout, or when it prints more than its output limit.
+ */
+function exec(
+  client: Client,
+  endpoint: SshProxy,
+  argv: readonly string[],
+  options: CommandOptions = {},
+): Promise<Buffer> {
   const command = shellQuote(argv);
+  const limit = options.maxOutput ?? DEFAULT_MAX_OUTPUT;
+  const timeoutMs = options.timeoutMs ?? 120_000;
   return new Promise((resolve, reject) => {
+    let done = false;
+    const finish = (error: Error | undefined, out?: Buffer) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      client.removeListener("close", onClose);
+      if (error) reject(error);
+      else resolve(out!);
+    };
+    const onClose = () => finish(new CommandError(argv, "the SSH connection closed", "ECONNRESET"));
+    client.once("close", onClose);
+    let timer = setTimeout(
+      () =>
+        finish(
+          new CommandError(
+            argv,
+            `the server did not start the command within ${endpoint.perDialTimeout} s`,
+            "ETIMEDOUT",
+          ),
+        ),
+      replyMs(endpoint),
+    );
     client.exec(command, (error, stream) => {
-      if (error) return reject(new CommandError(argv, error.message, undefined));
-      let stdout = "";
-      let stderr = "";
-      const timer = setTimeout(() => {
+      if (error) return finish(new CommandError(argv, error.message, undefined));
+      if (done) {
         stream.close();
-        reject(new CommandError(argv, "timed out", "ETIMEDOUT"));
-      }, options.timeoutMs ?? 120_000);
-      stream.on("data", (chunk: Buffer) => {
-        stdout += chunk.toString("utf8");
-      });
-      stream.stderr.on("data", (chunk: Buffer) => {
-        stderr += chunk.toString("utf8");
-      });
+        return;
+      }
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        stream.close();
+        finish(new CommandError(argv, `timed out after ${timeoutMs / 1000} s`, "ETIMEDOUT"));
+      }, timeoutMs);
+      const stdout = new BoundedSink(limit);
+      const stderr = new BoundedSink(limit);
+      const tooMuch = () => {
+        stream.close();
+        finish(new CommandError(argv, `printed more than ${limit} bytes`, "EOUTPUT"));
+      };
+      stream.on("data", (chunk: Buffer) => stdout.push(chunk) || tooMuch());
+      stream.stderr.on("data", (chunk: Buffer) => stderr.push(chunk) || tooMuch());
+      stream.on("error", (streamError: Error) =>
+        finish(new CommandError(argv, streamError.message, undefined)),
+      );
       stream.on("close", (code: number | null, signal?: string) => {
-        clearTimeout(timer);
-        if (code === 0) resolve(stdout);
-        else reject(new CommandError(argv, stderr, code ?? signal ?? undefined));
+        if (code === 0) finish(undefined, stdout.buffer());
+        else finish(new CommandError(argv, stderr.buffer().toString("utf8"), code ?? signal ?? undefined));
       });
       stream.end(options.input);
     });

@@ -1,45 +1,47 @@
 import { existsSync } from "node:fs";
 import type { Connection } from "../../sdk/xdp/programArgs";
-import { ensureBpffs } from "../bpf/bpftool";
-import { run } from "../bpf/exec";
+import { requireBpffs } from "../bpf/bpftool";
+import { type RunOptions, run, runBuffer } from "../bpf/exec";
+import type { LoaderHost } from "../bpf/loader";
 import { SshTransport } from "./ssh";
 
-export interface CommandOptions {
-  /** Written to the command's stdin. */
-  readonly input?: string;
-  readonly timeoutMs?: number;
-}
+export type CommandOptions = RunOptions;
 
 /**
  * How the provider reaches a node. Commands are argument vectors, never shell strings. `net` runs in
- * the node's network namespace (interfaces: inspect, attach, detach); `host` runs where the node's
- * bpffs is (load, pin, map updates).
+ * the node's network namespace (inspecting interfaces); `host` runs where the node's bpffs is (load,
+ * pin, map updates, and the loader, which enters `netns` itself to attach).
  */
 export interface NodeTransport {
   readonly label: string;
-  /** Makes the node usable (connects, checks its tools, mounts bpffs) or throws why it is not. */
+  /** The network namespace the loader enters to attach, for nodes that are one on this machine. */
+  readonly netns?: string;
+  /** Makes the node's host usable (connects, checks its tools and its bpffs) or throws why it is not. */
   prepare(): Promise<void>;
   net(file: string, args: readonly string[], options?: CommandOptions): Promise<string>;
   host(file: string, args: readonly string[], options?: CommandOptions): Promise<string>;
+  hostBuffer(file: string, args: readonly string[], options?: CommandOptions): Promise<Buffer>;
   /** A local file's path as the node sees it (copied there when the node is remote). */
-  upload(localPath: string): Promise<string>;
-  /** Why the node is gone for good (e.g. its namespace was deleted), known without connecting; or undefined. */
+  upload(localPath: string, options?: { readonly executable?: boolean }): Promise<string>;
+  /** Why the node's network side is gone for good (its namespace was deleted), known without connecting. */
   unavailable(): string | undefined;
   close(): Promise<void>;
 }
 
 class LocalTransport implements NodeTransport {
   readonly label: string = "this machine";
+  readonly netns?: string;
   async prepare() {
-    const problem = this.unavailable();
-    if (problem) throw new Error(problem);
-    await ensureBpffs();
+    requireBpffs("this machine");
   }
   net(file: string, args: readonly string[], options?: CommandOptions) {
     return run(file, args, options);
   }
   host(file: string, args: readonly string[], options?: CommandOptions) {
     return run(file, args, options);
+  }
+  hostBuffer(file: string, args: readonly string[], options?: CommandOptions) {
+    return runBuffer(file, args, options);
   }
   async upload(localPath: string) {
     return localPath;
@@ -52,12 +54,15 @@ class LocalTransport implements NodeTransport {
 
 /**
  * A network namespace on this machine. `ip netns exec` also enters a fresh mount namespace without
- * our bpffs, so only interface commands run inside it, and programs are referenced there by id.
+ * our bpffs, so only interface commands run inside it; the loader enters the namespace for the net
+ * side alone and keeps the host's bpffs.
  */
 class NetnsTransport extends LocalTransport {
   override readonly label: string;
-  constructor(readonly netns: string) {
+  override readonly netns: string;
+  constructor(netns: string) {
     super();
+    this.netns = netns;
     this.label = `netns ${netns}`;
   }
   override net(file: string, args: readonly string[], options?: CommandOptions) {
@@ -92,4 +97,10 @@ export async function withTransport<R>(
   } finally {
     await t.close();
   }
+}
+
+/** The loader on the node (copied there first when the node is remote). */
+export async function loaderOn(t: NodeTransport, localLoader: string): Promise<LoaderHost> {
+  const path = await t.upload(localLoader, { executable: true });
+  return { loader: path, hostBuffer: (file, args, options) => t.hostBuffer(file, args, options) };
 }

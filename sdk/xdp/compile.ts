@@ -15,12 +15,16 @@ import {
   CONFIG_SRC_V4_PREFIX,
   CONFIG_SRC_V6_EXACT,
   CONFIG_SRC_V6_PREFIX,
+  failsafeKey,
+  GEN_PREFIX_BITS,
   lpmV4Key,
   lpmV6Key,
   type PolicyConfig,
   policyConfig,
   u32Key,
   type ValueMatch,
+  v4Key,
+  v6Key,
   valueMatch,
 } from "./layout";
 import {
@@ -285,7 +289,7 @@ export interface MapEntry {
   readonly value: Buffer;
 }
 
-/** Pinned map name -> encoded entries, as the loader writes them. */
+/** Pinned map name -> encoded entries of generation 0, as the loader writes them into each generation. */
 export function encodeMaps(compiled: CompiledPolicy): Record<string, MapEntry[]> {
   const maps: Record<string, MapEntry[]> = {
     config: [{ key: u32Key(0), value: policyConfig.encode(compiled.config) }],
@@ -296,13 +300,15 @@ export function encodeMaps(compiled: CompiledPolicy): Record<string, MapEntry[]>
       const exact: MapEntry[] = [];
       const lpm: MapEntry[] = [];
       for (const { network, match } of compiled.addresses[direction][family]) {
-        const address = addressBytes(network.address, bitsLength);
+        const addr = addressBytes(network.address, bitsLength);
         const value = addrMatch.encode(match);
-        if (network.prefixLength === bitsLength) exact.push({ key: address, value });
+        if (network.prefixLength === bitsLength)
+          exact.push({ key: (family === 4 ? v4Key : v6Key).encode({ gen: 0, addr }), value });
         else {
           const key = (family === 4 ? lpmV4Key : lpmV6Key).encode({
-            prefixlen: network.prefixLength,
-            addr: address,
+            prefixlen: GEN_PREFIX_BITS + network.prefixLength,
+            gen: 0,
+            addr,
           });
           lpm.push({ key, value });
         }
@@ -321,7 +327,7 @@ export function encodeMaps(compiled: CompiledPolicy): Record<string, MapEntry[]>
   maps.icmp_match = values(compiled.icmp);
   maps.failsafe_ports = [...compiled.failsafePorts.entries()]
     .sort(([a], [b]) => a - b)
-    .map(([key, mask]) => ({ key: u32Key(key), value: u32Key(mask) }));
+    .map(([key, mask]) => ({ key: failsafeKey.encode({ gen: 0, proto_port: key }), value: u32Key(mask) }));
   return maps;
 }
 

@@ -8,6 +8,28 @@ export const MAX_RULES = 64;
 export const MAX_FAILSAFE = 32;
 export const MAX_CIDRS = 100_000;
 export const MAX_ADDR_ENTRIES = 131_072;
+/** Copies of the policy in every map; packets use the one `active_gen` names (bpf/xdp_policy_shared.h). */
+export const GENERATIONS = 2;
+/** The generation's bits in front of an LPM key's address. */
+export const GEN_PREFIX_BITS = 32;
+
+/** The policy filter's maps that hold the policy (generations), by pin name. */
+export const POLICY_MAPS = [
+  "config",
+  "src_v4_exact",
+  "src_v4_lpm",
+  "src_v6_exact",
+  "src_v6_lpm",
+  "dst_v4_exact",
+  "dst_v4_lpm",
+  "dst_v6_exact",
+  "dst_v6_lpm",
+  "proto_match",
+  "sport_match",
+  "dport_match",
+  "icmp_match",
+  "failsafe_ports",
+] as const;
 
 export const REASONS = [
   "non-ip",
@@ -145,14 +167,34 @@ export const addrMatch = struct("addr_match", [
 ]);
 export type AddrMatch = StructValue<typeof addrMatch.fields>;
 
+/*
+ * Keys are encoded for generation 0; the loader writes each generation's copy (bpf/loader.c). LPM
+ * prefix lengths count the generation's GEN_PREFIX_BITS.
+ */
+export const v4Key = struct("v4_key", [
+  ["gen", u32],
+  ["addr", { bytes: 4 }],
+]);
+export const v6Key = struct("v6_key", [
+  ["gen", u32],
+  ["addr", { bytes: 16 }],
+]);
 export const lpmV4Key = struct("lpm_v4_key", [
   ["prefixlen", u32],
+  ["gen", u32],
   ["addr", { bytes: 4 }],
 ]);
 export const lpmV6Key = struct("lpm_v6_key", [
   ["prefixlen", u32],
+  ["gen", u32],
   ["addr", { bytes: 16 }],
 ]);
+export const failsafeKey = struct("failsafe_key", [
+  ["gen", u32],
+  ["proto_port", u32],
+]);
+/** A generation's commit record: the first 16 bytes of the sha256 of what it holds. */
+export const genDigest = struct("gen_digest", [["sha256", { bytes: 16 }]]);
 
 export const valueMatch = struct("value_match", [
   ["in_list", u64],
@@ -167,7 +209,18 @@ export const counter = struct("counter", [
 export type Counter = StructValue<typeof counter.fields>;
 
 /** Every shared struct, for the layout test. */
-export const SHARED_STRUCTS = [policyConfig, addrMatch, lpmV4Key, lpmV6Key, valueMatch, counter] as const;
+export const SHARED_STRUCTS = [
+  policyConfig,
+  addrMatch,
+  v4Key,
+  v6Key,
+  lpmV4Key,
+  lpmV6Key,
+  failsafeKey,
+  genDigest,
+  valueMatch,
+  counter,
+] as const;
 
 export function u32Key(value: number): Buffer {
   const buffer = Buffer.alloc(4);

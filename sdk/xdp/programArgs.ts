@@ -114,6 +114,18 @@ export function sshConnectionIssues(connection: Connection): { path: PropertyKey
   return issues;
 }
 
+/** What a connection reaches, so two nodes cannot be the same place under different names. */
+export function nodeEndpoint(connection: Connection): string {
+  switch (connection.type) {
+    case "local":
+      return "this machine";
+    case "netns":
+      return `network namespace ${connection.netns}`;
+    case "ssh":
+      return `${connection.host}:${connection.port}${connection.proxy ? ` via ${connection.proxy.host}:${connection.proxy.port}` : ""}`;
+  }
+}
+
 /** One warning per SSH endpoint whose host key is not pinned. */
 export function hostKeyWarnings(subject: string, nodes: readonly { name: string; connection: Connection }[]) {
   const warnings: string[] = [];
@@ -150,23 +162,39 @@ const section = checkedString((v) =>
 export const XDP_MODES = ["native", "generic", "auto"] as const;
 
 export const xdpProgramArgsSchema = strictObject({
-  /** The nodes to attach on. Changing the set of nodes replaces the resource. */
+  /**
+   * The nodes to attach on, unique by name and by what their connection reaches. Adding a node attaches
+   * there, removing one detaches there; the other nodes are not touched.
+   */
   nodes: z
     .array(xdpNodeSchema)
     .min(1, "must name at least one node")
     .superRefine((nodes, ctx) => {
-      const seen = new Set<string>();
+      const names = new Map<string, number>();
+      const places = new Map<string, number>();
       for (const [i, node] of nodes.entries()) {
-        if (seen.has(node.name))
+        if (names.has(node.name))
           ctx.addIssue({
             code: "custom",
             path: [i, "name"],
             message: `${JSON.stringify(node.name)} is listed twice`,
           });
-        seen.add(node.name);
+        const place = nodeEndpoint(node.connection);
+        const first = places.get(place);
+        if (first !== undefined && !names.has(node.name))
+          ctx.addIssue({
+            code: "custom",
+            path: [i, "connection"],
+            message: `reaches ${place}, as node ${JSON.stringify(nodes[first]!.name)} does: one node, one entry`,
+          });
+        names.set(node.name, i);
+        if (first === undefined) places.set(place, i);
       }
     }),
-  /** The interface to attach to on every node, e.g. `eth0`. Changing it replaces the resource. */
+  /**
+   * The interface to attach to on every node, e.g. `eth0`. Changing it attaches on the new interface
+   * before detaching from the old one.
+   */
   interfaceName,
   /**
    * `native` (driver), `generic` (skb, works everywhere, about as fast as iptables raw) or `auto`
@@ -243,6 +271,8 @@ export interface NodeAttachment {
   readonly mode?: "native" | "generic";
   readonly programId?: number;
   readonly programTag?: string;
+  /** The bpf_link that attaches the program (pinned, so netlink cannot detach it). */
+  readonly linkId?: number;
   readonly objectSha256?: string;
   readonly mapsSha256?: string;
   readonly ruleCount?: number;

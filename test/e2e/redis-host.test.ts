@@ -182,7 +182,7 @@ describe.skipIf(skip)(
     });
 
     it("5. a program detached from outside shows as drift on refresh, and up re-attaches", async () => {
-      detachFromOutside(tb.server.netns, tb.server.iface, (await xdpState())?.mode);
+      detachFromOutside(tb.server.netns, tb.server.iface);
       await stack.refresh();
       expect(await xdpState()).toMatchObject({
         status: "detached",

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as provider from "../../provider/xdp/provider";
 import type { NodeAttachment } from "../../sdk/xdp/programArgs";
+import { testIdentity } from "../support/identity";
 import { kernelSkip } from "../support/kernel";
 import { createTestbed, type Testbed } from "../support/netns";
 import { REPO_ROOT } from "../support/paths";
@@ -17,7 +18,9 @@ describe.skipIf(skip)("XdpProgram with your own XDP source", () => {
     tb = createTestbed();
   });
   afterAll(() => tb?.destroy());
+  const identity = testIdentity();
   const inputs = (section?: string) => ({
+    identity,
     nodes: [{ name: "n1", connection: { type: "netns", netns: tb.server.netns } }],
     interfaceName: tb.server.iface,
     source: join(REPO_ROOT, "bench", "programs", "empty.c"),

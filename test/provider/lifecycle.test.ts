@@ -8,6 +8,7 @@ import { nodePinDir, PIN_ROOT } from "../../provider/xdp/node";
 import * as provider from "../../provider/xdp/provider";
 import type { NodeAttachment } from "../../sdk/xdp/programArgs";
 import { background, inNetns } from "../support/hosts";
+import { testIdentity } from "../support/identity";
 import { kernelSkip } from "../support/kernel";
 import { createTestbed, type Testbed } from "../support/netns";
 import { REPO_ROOT } from "../support/paths";
@@ -22,7 +23,9 @@ describe.skipIf(skip)("XdpProgram provider on netns nodes", () => {
     { action: "Allow", protocol: "TCP", source: { nets: allowed }, destination: { ports: [6379] } },
     { action: "Deny", protocol: "TCP", destination: { ports: [6379] } },
   ];
+  const identity = testIdentity();
   const inputsFor = (allowed: string[]) => ({
+    identity,
     nodes: [{ name: "redis-1", connection: { type: "netns", netns: tb.server.netns } }],
     interfaceName: tb.server.iface,
     rules: rules(allowed),
@@ -115,7 +118,7 @@ describe.skipIf(skip)("XdpProgram provider on netns nodes", () => {
       await provider.check(outs, inputsFor([`${tb.client.address}/32`, `${tb.client.deniedAddress}/32`]))
     ).inputs;
     const d = await provider.diff(id, outs as never, news as never);
-    expect(d).toMatchObject({ changes: true, replaces: [] });
+    expect(d).toEqual({ changes: true });
     const before = outs.attachments[0]!.programId;
     const attachedAt = outs.attachments[0]!.attachedAt;
     const updated = await provider.update(id, outs as never, news as never);
@@ -133,17 +136,13 @@ describe.skipIf(skip)("XdpProgram provider on netns nodes", () => {
     expect((await provider.diff(id, outs as never, news as never)).changes).toBe(false);
   });
 
-  it("GIVEN another interface WHEN diffed THEN the resource is replaced, deleting first", async () => {
+  it("GIVEN another interface WHEN diffed THEN it is an update in place, not a replacement", async () => {
     const news = (await provider.check(outs, { ...inputsFor([]), interfaceName: "lo" })).inputs;
-    expect(await provider.diff(id, outs as never, news as never)).toMatchObject({
-      changes: true,
-      replaces: ["interfaceName"],
-      deleteBeforeReplace: true,
-    });
+    expect(await provider.diff(id, outs as never, news as never)).toEqual({ changes: true });
   });
 
   it("GIVEN the program detached from outside WHEN refreshed THEN drift is reported, and update re-attaches", async () => {
-    detachFromOutside(tb.server.netns, tb.server.iface, outs.attachments[0]!.mode);
+    detachFromOutside(tb.server.netns, tb.server.iface);
     const refreshed = await provider.read(id, outs as never);
     expect(refreshed.id).toBe(id);
     const props = refreshed.props as typeof outs;
@@ -161,17 +160,24 @@ describe.skipIf(skip)("XdpProgram provider on netns nodes", () => {
 
   it("GIVEN maps changed outside Pulumi WHEN refreshed THEN drift says so", async () => {
     const dir = outs.attachments[0]!.pinDir!;
+    // Protocol 99 of the generation packets use now.
+    const active = JSON.parse(
+      execFileSync(
+        "bpftool",
+        ["map", "lookup", "pinned", join(dir, "active_gen"), "key", "0", "0", "0", "0", "-j"],
+        {
+          encoding: "utf8",
+        },
+      ),
+    ).value as string[];
+    const index = Number.parseInt(active[0]!, 16) * 256 + 99;
     execFileSync("bpftool", [
       "map",
       "update",
       "pinned",
       join(dir, "proto_match"),
       "key",
-      "hex",
-      "63",
-      "00",
-      "00",
-      "00",
+      ...[index & 0xff, index >> 8, 0, 0].map(String),
       "value",
       "hex",
       ...Array(16).fill("01"),
@@ -199,6 +205,7 @@ describe.skipIf(skip)("XdpProgram provider on netns nodes", () => {
     await provider.delete(id, outs as never);
     expect(attachedId(tb.server.netns, tb.server.iface)).toBeUndefined();
     expect(existsSync(nodePinDir(id, "redis-1"))).toBe(false);
+    expect(existsSync(join(PIN_ROOT, id))).toBe(false);
     await provider.delete(id, outs as never);
     expect(await connect(tb.client.deniedAddress)).toBe("connected");
   });
@@ -229,7 +236,9 @@ describe.skipIf(skip)("XdpProgram never replaces a program it did not attach", (
   });
   afterAll(() => tb?.destroy());
 
+  const identity = testIdentity();
   const inputs = (takeOver: boolean) => ({
+    identity,
     nodes: [{ name: "n1", connection: { type: "netns", netns: tb.server.netns } }],
     interfaceName: tb.server.iface,
     rules: [{ action: "Deny", protocol: "UDP" }],
@@ -263,7 +272,8 @@ describe.skipIf(skip)("XdpProgram never replaces a program it did not attach", (
     const checked = (await provider.check({}, inputs(true))).inputs;
     const { id, outs } = await provider.create(checked as never);
     const attachment = (outs.attachments as NodeAttachment[])[0]!;
-    expect(attachment).toMatchObject({ status: "attached", mode: "generic" });
+    // The foreign program is detached, and ours attached the way `auto` attaches on a veth.
+    expect(attachment).toMatchObject({ status: "attached", mode: "native" });
     expect(attachedId(tb.server.netns, tb.server.iface)).toBe(attachment.programId);
     expect(attachment.programId).not.toBe(foreignId);
     await provider.delete(id, outs as never);
@@ -273,7 +283,12 @@ describe.skipIf(skip)("XdpProgram never replaces a program it did not attach", (
 
 describe("XdpProgram check rejects bad input before anything runs", () => {
   const ssh = { type: "ssh", host: "198.19.0.2", agentSocketPath: "/run/ssh-agent.sock" };
-  const base = { nodes: [{ name: "n1", connection: { type: "local" } }], interfaceName: "eth0", rules: [] };
+  const base = {
+    identity: testIdentity(),
+    nodes: [{ name: "n1", connection: { type: "local" } }],
+    interfaceName: "eth0",
+    rules: [],
+  };
   it.each([
     [
       "shell metacharacters in the interface",
@@ -401,12 +416,5 @@ describe("XdpProgram check rejects bad input before anything runs", () => {
   it("GIVEN unknown values during preview THEN check passes them through untouched", async () => {
     const news = { ...base, interfaceName: "04da6b54-80e4-46f7-96ec-b56ff0331ba9" };
     expect(await provider.check({}, news)).toEqual({ inputs: news });
-  });
-
-  it("GIVEN the pin root WHEN the suite ends THEN no test left pins behind", () => {
-    const left = existsSync(PIN_ROOT)
-      ? execFileSync("ls", ["-1", PIN_ROOT], { encoding: "utf8" }).trim()
-      : "";
-    expect(left).toBe("");
   });
 });

@@ -3,6 +3,7 @@ import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as provider from "../../provider/xdp/provider";
 import type { NodeAttachment } from "../../sdk/xdp/programArgs";
+import { testIdentity } from "../support/identity";
 import { kernelSkip } from "../support/kernel";
 
 const skip = kernelSkip();
@@ -29,6 +30,7 @@ describe.skipIf(skip)("a failure on one node is reported per node, and the next 
       await provider.check(
         {},
         {
+          identity: testIdentity(),
           nodes: namespaces.map((netns, i) => ({ name: `node-${i}`, connection: { type: "netns", netns } })),
           interfaceName: iface,
           rules: [{ action: "Deny", protocol: "UDP", destination: { ports: [9] } }],

@@ -7,6 +7,7 @@ import { PIN_ROOT } from "../../provider/xdp/node";
 import * as provider from "../../provider/xdp/provider";
 import type { NodeAttachment } from "../../sdk/xdp/programArgs";
 import { background, inNetns } from "../support/hosts";
+import { testIdentity } from "../support/identity";
 import { kernelSkip } from "../support/kernel";
 import { REPO_ROOT } from "../support/paths";
 import { createSshFleet, type SshFleet, sshSkip } from "../support/sshd";
@@ -22,7 +23,9 @@ describe.skipIf(skip)("XdpProgram over SSH on three hosts", () => {
   let id: string;
   let outs: Outs;
 
+  const identity = testIdentity();
   const inputsFor = (allowDenied: boolean, extra: Record<string, unknown> = {}) => ({
+    identity,
     nodes: fleet.hosts.map((h, i) => ({
       name: `redis-${i}`,
       connection: {
@@ -153,7 +156,7 @@ describe.skipIf(skip)("XdpProgram over SSH on three hosts", () => {
 
   it("GIVEN a program detached on one host WHEN refreshed and updated THEN only that host is touched", async () => {
     const host = fleet.hosts[1]!;
-    detachFromOutside(host.netns, host.iface, outs.attachments[1]!.mode);
+    detachFromOutside(host.netns, host.iface);
     const refreshed = (await provider.read(id, outs as never)).props as Outs;
     expect(refreshed.attachments.map((a) => a.status)).toEqual(["attached", "detached", "attached"]);
     const news = await checked(inputsFor(true), refreshed);

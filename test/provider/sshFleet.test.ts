@@ -5,6 +5,7 @@ import { PIN_ROOT } from "../../provider/xdp/node";
 import * as provider from "../../provider/xdp/provider";
 import type { NodeAttachment } from "../../sdk/xdp/programArgs";
 import { inNetns } from "../support/hosts";
+import { testIdentity } from "../support/identity";
 import { kernelSkip } from "../support/kernel";
 import { createSshFleet, type SshFleet, sshSkip } from "../support/sshd";
 import { attachedId } from "../support/xdpLink";
@@ -24,7 +25,9 @@ describe.skipIf(skip)(`a fleet of ${NODES} SSH nodes`, () => {
     fleet?.destroy();
   });
 
+  const identity = testIdentity();
   const inputs = (port: number) => ({
+    identity,
     nodes: fleet.hosts.map((h, i) => ({
       name: `node-${String(i).padStart(2, "0")}`,
       connection: { type: "ssh", host: h.address, privateKey: fleet.clientKey, hostKey: h.hostKey },

@@ -2,8 +2,7 @@ import { appendFileSync, cpSync, existsSync, mkdtempSync, rmSync } from "node:fs
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ensureBpffs } from "../../provider/bpf/bpftool";
-import { buildObject, packageRoot } from "../../provider/bpf/build";
+import { buildLoader, buildObject, packageRoot } from "../../provider/bpf/build";
 import { converge, type Desired, PIN_ROOT, remove } from "../../provider/xdp/node";
 import { transportFor } from "../../provider/xdp/transport";
 import { compileXdpPolicy, encodeMaps, mapsDigest } from "../../sdk/xdp/compile";
@@ -28,7 +27,6 @@ describe.skipIf(skip)("atomic swap under a steady packet stream", () => {
   });
 
   it(`GIVEN denied and allowed UDP streams WHEN the object is swapped ${SWAPS} times THEN no denied packet passes and allowed traffic flows`, async () => {
-    await ensureBpffs();
     // Two different objects of the same filter: the second is built from a copy with one more comment.
     cpSync(join(packageRoot(), "bpf"), copy, { recursive: true });
     appendFileSync(join(copy, "xdp_policy.c"), "/* swap test variant */\n");
@@ -48,6 +46,7 @@ describe.skipIf(skip)("atomic swap under a steady packet stream", () => {
     );
     const node: XdpNode = { name: "swap-node", connection: { type: "netns", netns: tb.server.netns } };
     const transport = transportFor(node.connection);
+    const loaderPath = (await buildLoader()).path;
     const desired = (i: number): Desired => ({
       id: `cx-swaptest-${process.pid}`,
       iface: tb.server.iface,
@@ -55,6 +54,8 @@ describe.skipIf(skip)("atomic swap under a steady packet stream", () => {
       takeOver: false,
       objectPath: objects[i % 2]!.path,
       objectSha256: objects[i % 2]!.sha256,
+      loaderPath,
+      policy: true,
       maps,
       mapsSha256: mapsDigest(maps),
       ruleCount: 2,
@@ -70,14 +71,18 @@ describe.skipIf(skip)("atomic swap under a steady packet stream", () => {
     const ids = new Set<number>([attachment.programId!]);
     try {
       for (let i = 1; i <= SWAPS; i++) {
-        attachment = await converge(transport, node, desired(i), { attachment, maps });
+        attachment = await converge(transport, node, desired(i), {
+          attachment,
+          maps,
+          mapsSha256: mapsDigest(maps),
+        });
         ids.add(attachment.programId!);
       }
     } finally {
       const sent = await Promise.all(floods.map((f) => f.stop()));
       await new Promise((r) => setTimeout(r, 300));
       const received = { denied: await denied.stop(), allowed: await allowed.stop() };
-      await remove(transport, node, `cx-swaptest-${process.pid}`, tb.server.iface);
+      await remove(transport, node, `cx-swaptest-${process.pid}`, tb.server.iface, loaderPath);
       expect(Number(sent[0]!.split("\n").pop())).toBeGreaterThan(1000);
       expect(received.denied.split("\n").pop()).toBe("0");
       expect(Number(received.allowed.split("\n").pop())).toBeGreaterThan(0);

@@ -12,21 +12,27 @@ export function attachedProgram(netns: string, iface: string): { id: number; nam
   return link?.xdp?.prog;
 }
 
-/** Detaches whatever XDP program is on the interface, as an operator (or Felix) would from outside. */
-export function detachFromOutside(
-  netns: string,
-  iface: string,
-  mode: "native" | "generic" | undefined,
-): void {
-  execFileSync("ip", [
-    "netns",
-    "exec",
-    netns,
-    "bpftool",
-    "net",
-    "detach",
-    mode === "generic" ? "xdpgeneric" : "xdpdrv",
-    "dev",
-    iface,
-  ]);
+/**
+ * Removes whatever XDP program is on the interface, as an operator with full rights would from outside:
+ * a bpf_link is detached by id (`bpftool link detach`), a netlink attachment with `ip link set ... off`.
+ */
+export function detachFromOutside(netns: string, iface: string): void {
+  const program = attachedProgram(netns, iface);
+  if (!program) return;
+  const links = JSON.parse(execFileSync("bpftool", ["link", "show", "-j"], { encoding: "utf8" })) as {
+    id: number;
+    prog_id: number;
+  }[];
+  const link = links.find((l) => l.prog_id === program.id);
+  if (link) {
+    execFileSync("bpftool", ["link", "detach", "id", String(link.id)]);
+    return;
+  }
+  for (const mode of ["xdpgeneric", "xdpdrv"]) {
+    try {
+      execFileSync("ip", ["-n", netns, "link", "set", "dev", iface, mode, "off"], { stdio: "ignore" });
+    } catch {
+      // attached in the other mode
+    }
+  }
 }

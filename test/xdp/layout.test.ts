@@ -5,6 +5,8 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import {
   addrMatch,
+  GEN_PREFIX_BITS,
+  GENERATIONS,
   MAX_CIDRS,
   MAX_FAILSAFE,
   MAX_RULES,
@@ -40,7 +42,7 @@ function cLayout(): Record<string, { size: number; offsets: Record<string, numbe
 int main(void) {
   printf("{");
   ${lines.join("\n  ")}
-  printf("\\"constants\\":{\\"MAX_RULES\\":%d,\\"MAX_FAILSAFE\\":%d,\\"MAX_CIDRS\\":%d,\\"REASON_COUNT\\":%d}}", MAX_RULES, MAX_FAILSAFE, MAX_CIDRS, REASON_COUNT);
+  printf("\\"constants\\":{\\"MAX_RULES\\":%d,\\"MAX_FAILSAFE\\":%d,\\"MAX_CIDRS\\":%d,\\"REASON_COUNT\\":%d,\\"GENERATIONS\\":%d,\\"GEN_PREFIX_BITS\\":%d}}", MAX_RULES, MAX_FAILSAFE, MAX_CIDRS, REASON_COUNT, GENERATIONS, GEN_PREFIX_BITS);
   return 0;
 }`;
   const dir = mkdtempSync(join(tmpdir(), "calico-xdp-layout-"));
@@ -65,7 +67,14 @@ describe.skipIf(gccAvailable())("the TS codecs and the C structs agree", () => {
   );
 
   it("GIVEN the shared constants THEN both sides use the same limits", () => {
-    expect(layout.constants).toEqual({ MAX_RULES, MAX_FAILSAFE, MAX_CIDRS, REASON_COUNT: REASONS.length });
+    expect(layout.constants).toEqual({
+      MAX_RULES,
+      MAX_FAILSAFE,
+      MAX_CIDRS,
+      REASON_COUNT: REASONS.length,
+      GENERATIONS,
+      GEN_PREFIX_BITS,
+    });
   });
 
   it("GIVEN values WHEN encoded and decoded THEN they round-trip", () => {

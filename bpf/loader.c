@@ -1,0 +1,639 @@
+// SPDX-License-Identifier: (GPL-2.0 OR Apache-2.0)
+/*
+ * calico-xdp-loader: what bpftool cannot do for the XdpProgram provider.
+ *
+ * - XDP through a pinned bpf_link (BPF_LINK_CREATE), so a netlink detach or replace (Felix's XDP wipe,
+ *   `ip link set dev X xdp off`) fails with EBUSY and the filter stays; programs are swapped with
+ *   BPF_LINK_UPDATE against the expected old program, so a swap is atomic and never overwrites a
+ *   program someone else put there.
+ * - Two-generation map updates (see xdp_policy_shared.h): a patch is written into one generation,
+ *   `active_gen` is flipped, and an RCU grace period (membarrier) passes before the other generation
+ *   is touched, so no packet is ever decided by a mix of old and new entries.
+ * - Dumps of one generation, and BPF_PROG_RUN sampling of a program's verdicts.
+ *
+ * Statically linked against libbpf so it can be copied to a node as it is. Prints JSON on stdout;
+ * errors are one line on stderr. Exit codes: 1 error, 2 usage, 3 the interface already runs a program
+ * (EBUSY/EEXIST), 4 the link no longer runs the expected program.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if_link.h>
+#include <linux/membarrier.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "xdp_policy_shared.h"
+
+#define EXIT_ERROR 1
+#define EXIT_USAGE 2
+#define EXIT_BUSY 3
+#define EXIT_STALE 4
+#define MAX_KEY 64
+#define MAX_VALUE 256
+
+static void die(int code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("calico-xdp-loader: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	exit(code);
+}
+
+/* libbpf returns -errno; the rest of the API sets errno. */
+static const char *err_text(int err)
+{
+	return strerror(err < 0 ? -err : err);
+}
+
+/* The fault-injection hook of the provider's crash tests: the provider and this process die here. */
+static void fault_point(const char *step)
+{
+	const char *want = getenv("CALICO_XDP_FAULT");
+	if (want && strcmp(want, step) == 0) {
+		kill(getppid(), SIGKILL);
+		raise(SIGKILL);
+	}
+}
+
+static int obj_get(const char *path)
+{
+	int fd = bpf_obj_get(path);
+	if (fd < 0)
+		die(EXIT_ERROR, "cannot open pinned object %s: %s", path, err_text(errno));
+	return fd;
+}
+
+/* Enters a network namespace under /run/netns for the interface lookup and the attach; the mount
+ * namespace (and with it the host's bpffs) stays ours. */
+static void enter_netns(const char *name)
+{
+	if (strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, ".."))
+		die(EXIT_USAGE, "bad network namespace name %s", name);
+	char path[512];
+	snprintf(path, sizeof(path), "/run/netns/%s", name);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		die(EXIT_ERROR, "cannot open network namespace %s: %s", path, strerror(errno));
+	if (setns(fd, CLONE_NEWNET))
+		die(EXIT_ERROR, "cannot enter network namespace %s: %s", name, strerror(errno));
+	close(fd);
+}
+
+static unsigned int iface_index(const char *iface)
+{
+	unsigned int index = if_nametoindex(iface);
+	if (!index)
+		die(EXIT_ERROR, "interface %s: %s", iface, strerror(errno));
+	return index;
+}
+
+struct link_state {
+	__u32 id;
+	__u32 prog_id;
+	__u32 ifindex; /* 0 once the interface is gone */
+};
+
+static struct link_state link_state(int fd)
+{
+	struct bpf_link_info info = {};
+	__u32 len = sizeof(info);
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		die(EXIT_ERROR, "cannot read link info: %s", strerror(errno));
+	return (struct link_state){.id = info.id, .prog_id = info.prog_id, .ifindex = info.xdp.ifindex};
+}
+
+static __u32 prog_id(int fd)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		die(EXIT_ERROR, "cannot read program info: %s", strerror(errno));
+	return info.id;
+}
+
+static void print_link(struct link_state s, const char *mode)
+{
+	printf("{\"linkId\":%u,\"progId\":%u,\"ifindex\":%u", s.id, s.prog_id, s.ifindex);
+	if (mode)
+		printf(",\"mode\":\"%s\"", mode);
+	printf("}\n");
+}
+
+/* attach [--netns NS] IFACE PROG_PIN LINK_PIN native|generic|auto */
+static int cmd_attach(int argc, char **argv)
+{
+	if (argc >= 2 && !strcmp(argv[0], "--netns")) {
+		enter_netns(argv[1]);
+		argc -= 2;
+		argv += 2;
+	}
+	if (argc != 4)
+		die(EXIT_USAGE, "usage: attach [--netns NS] IFACE PROG_PIN LINK_PIN native|generic|auto");
+	const char *mode = argv[3];
+	if (strcmp(mode, "native") && strcmp(mode, "generic") && strcmp(mode, "auto"))
+		die(EXIT_USAGE, "mode must be native, generic or auto, not %s", mode);
+	unsigned int ifindex = iface_index(argv[0]);
+	int prog = obj_get(argv[1]);
+	int fd = -1;
+	const char *used = "native";
+	if (strcmp(mode, "generic")) {
+		LIBBPF_OPTS(bpf_link_create_opts, opts, .flags = XDP_FLAGS_DRV_MODE);
+		fd = bpf_link_create(prog, ifindex, BPF_XDP, &opts);
+		/* Only a driver without native XDP falls back; a busy interface is an answer, not a reason. */
+		if (fd < 0 && (!strcmp(mode, "native") || (errno != EOPNOTSUPP && errno != EINVAL)))
+			goto failed;
+	}
+	if (fd < 0) {
+		LIBBPF_OPTS(bpf_link_create_opts, opts, .flags = XDP_FLAGS_SKB_MODE);
+		used = "generic";
+		fd = bpf_link_create(prog, ifindex, BPF_XDP, &opts);
+		if (fd < 0)
+			goto failed;
+	}
+	fault_point("after-attach");
+	if (bpf_obj_pin(fd, argv[2]))
+		die(EXIT_ERROR, "cannot pin the link at %s: %s", argv[2], strerror(errno));
+	print_link(link_state(fd), used);
+	return 0;
+failed:
+	if (errno == EBUSY || errno == EEXIST)
+		die(EXIT_BUSY, "%s already runs an XDP program (%s)", argv[0], strerror(errno));
+	die(EXIT_ERROR, "cannot attach to %s in %s mode: %s", argv[0], used, strerror(errno));
+	return 1;
+}
+
+/* update LINK_PIN PROG_PIN EXPECTED_PROG_ID: atomic swap, refused when the link runs another program */
+static int cmd_update(int argc, char **argv)
+{
+	if (argc != 3)
+		die(EXIT_USAGE, "usage: update LINK_PIN PROG_PIN EXPECTED_PROG_ID");
+	int link = obj_get(argv[0]);
+	int prog = obj_get(argv[1]);
+	int old = bpf_prog_get_fd_by_id((__u32)strtoul(argv[2], NULL, 10));
+	if (old < 0)
+		die(EXIT_STALE, "program %s is gone: %s", argv[2], strerror(errno));
+	LIBBPF_OPTS(bpf_link_update_opts, opts, .flags = BPF_F_REPLACE, .old_prog_fd = old);
+	if (bpf_link_update(link, prog, &opts)) {
+		if (errno == EPERM)
+			die(EXIT_STALE, "the link no longer runs program %s", argv[2]);
+		die(EXIT_ERROR, "cannot update the link: %s", strerror(errno));
+	}
+	print_link(link_state(link), NULL);
+	return 0;
+}
+
+/* detach LINK_PIN: detaches even while others hold the link, then unpins; a missing pin is done */
+static int cmd_detach(int argc, char **argv)
+{
+	if (argc != 1)
+		die(EXIT_USAGE, "usage: detach LINK_PIN");
+	int fd = bpf_obj_get(argv[0]);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return 0;
+		die(EXIT_ERROR, "cannot open pinned link %s: %s", argv[0], strerror(errno));
+	}
+	/* A link whose interface is gone is already detached (EINVAL/ENOLINK). */
+	if (bpf_link_detach(fd) && errno != EINVAL && errno != ENOLINK)
+		die(EXIT_ERROR, "cannot detach the link %s: %s", argv[0], strerror(errno));
+	if (unlink(argv[0]) && errno != ENOENT)
+		die(EXIT_ERROR, "cannot unpin %s: %s", argv[0], strerror(errno));
+	return 0;
+}
+
+/* link LINK_PIN */
+static int cmd_link(int argc, char **argv)
+{
+	if (argc != 1)
+		die(EXIT_USAGE, "usage: link LINK_PIN");
+	print_link(link_state(obj_get(argv[0])), NULL);
+	return 0;
+}
+
+/* clear [--netns NS] IFACE: removes whatever XDP program is attached, by netlink or by link (takeOver) */
+static int cmd_clear(int argc, char **argv)
+{
+	if (argc >= 2 && !strcmp(argv[0], "--netns")) {
+		enter_netns(argv[1]);
+		argc -= 2;
+		argv += 2;
+	}
+	if (argc != 1)
+		die(EXIT_USAGE, "usage: clear [--netns NS] IFACE");
+	unsigned int ifindex = iface_index(argv[0]);
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	if (bpf_xdp_query(ifindex, 0, &q))
+		die(EXIT_ERROR, "cannot query XDP on %s: %s", argv[0], strerror(errno));
+	const struct {
+		__u32 prog;
+		__u32 flags;
+	} modes[] = {{q.drv_prog_id, XDP_FLAGS_DRV_MODE}, {q.skb_prog_id, XDP_FLAGS_SKB_MODE}, {q.hw_prog_id, XDP_FLAGS_HW_MODE}};
+	for (unsigned int i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		if (!modes[i].prog || !bpf_xdp_detach(ifindex, modes[i].flags, NULL))
+			continue;
+		if (errno != EBUSY)
+			die(EXIT_ERROR, "cannot detach program %u from %s: %s", modes[i].prog, argv[0], strerror(errno));
+		/* Attached through a link: find it by program and interface, and detach it. */
+		__u32 id = 0;
+		int done = 0;
+		while (!done && !bpf_link_get_next_id(id, &id)) {
+			int fd = bpf_link_get_fd_by_id(id);
+			if (fd < 0)
+				continue;
+			struct link_state s = link_state(fd);
+			if (s.prog_id == modes[i].prog && s.ifindex == ifindex) {
+				if (bpf_link_detach(fd))
+					die(EXIT_ERROR, "cannot detach link %u: %s", id, strerror(errno));
+				done = 1;
+			}
+			close(fd);
+		}
+		if (!done)
+			die(EXIT_ERROR, "program %u on %s is held by a link that cannot be found", modes[i].prog, argv[0]);
+	}
+	return 0;
+}
+
+/* --- Generations ----------------------------------------------------------------------------- */
+
+struct pinned_map {
+	char name[BPF_OBJ_NAME_LEN];
+	int fd;
+	struct bpf_map_info info;
+};
+
+static struct pinned_map open_map(const char *dir, const char *name)
+{
+	struct pinned_map m = {};
+	char path[1024];
+	if (strlen(name) >= sizeof(m.name))
+		die(EXIT_USAGE, "bad map name %s", name);
+	snprintf(m.name, sizeof(m.name), "%s", name);
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	m.fd = obj_get(path);
+	__u32 len = sizeof(m.info);
+	if (bpf_obj_get_info_by_fd(m.fd, &m.info, &len))
+		die(EXIT_ERROR, "cannot read map info of %s: %s", path, strerror(errno));
+	if (m.info.key_size > MAX_KEY || m.info.value_size > MAX_VALUE)
+		die(EXIT_ERROR, "map %s has a key or value larger than the loader handles", name);
+	return m;
+}
+
+/* Puts generation `gen` into a generation-0 key, as xdp_policy_shared.h lays keys out. */
+static void set_gen(const struct pinned_map *m, __u8 *key, __u32 gen)
+{
+	switch (m->info.type) {
+	case BPF_MAP_TYPE_HASH:
+		memcpy(key, &gen, sizeof(gen));
+		break;
+	case BPF_MAP_TYPE_LPM_TRIE:
+		memcpy(key + sizeof(__u32), &gen, sizeof(gen));
+		break;
+	case BPF_MAP_TYPE_ARRAY: {
+		__u32 index;
+		memcpy(&index, key, sizeof(index));
+		index += gen * (m->info.max_entries / GENERATIONS);
+		memcpy(key, &index, sizeof(index));
+		break;
+	}
+	default:
+		die(EXIT_ERROR, "map %s (type %u) has no generations", m->name, m->info.type);
+	}
+}
+
+static __u32 key_gen(const struct pinned_map *m, const __u8 *key)
+{
+	__u32 v;
+	switch (m->info.type) {
+	case BPF_MAP_TYPE_HASH:
+		memcpy(&v, key, sizeof(v));
+		return v;
+	case BPF_MAP_TYPE_LPM_TRIE:
+		memcpy(&v, key + sizeof(__u32), sizeof(v));
+		return v;
+	default:
+		memcpy(&v, key, sizeof(v));
+		return v / (m->info.max_entries / GENERATIONS);
+	}
+}
+
+static void write_u32(const char *dir, const char *map, __u32 key, const void *value)
+{
+	struct pinned_map m = open_map(dir, map);
+	if (bpf_map_update_elem(m.fd, &key, value, BPF_ANY))
+		die(EXIT_ERROR, "cannot write %s[%u]: %s", map, key, strerror(errno));
+	close(m.fd);
+}
+
+/* Waits until no program run that may have read the old active generation is still running: XDP
+ * runs inside RCU read-side sections, and MEMBARRIER_CMD_GLOBAL is synchronize_rcu(). */
+static void grace_period(void)
+{
+	if (syscall(__NR_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0) == 0)
+		return;
+	/* nohz_full kernels refuse it; a program run lasts microseconds. */
+	struct timespec t = {.tv_sec = 0, .tv_nsec = 50 * 1000 * 1000};
+	nanosleep(&t, NULL);
+}
+
+/* gens DIR: the active generation and each generation's commit record (hex) */
+static int cmd_gens(int argc, char **argv)
+{
+	if (argc != 1)
+		die(EXIT_USAGE, "usage: gens DIR");
+	struct pinned_map active = open_map(argv[0], "active_gen");
+	struct pinned_map digests = open_map(argv[0], "gen_digest");
+	__u32 zero = 0, gen = 0;
+	if (bpf_map_lookup_elem(active.fd, &zero, &gen))
+		die(EXIT_ERROR, "cannot read active_gen: %s", strerror(errno));
+	printf("{\"active\":%u,\"digests\":[", gen);
+	for (__u32 g = 0; g < GENERATIONS; g++) {
+		struct gen_digest d = {};
+		if (bpf_map_lookup_elem(digests.fd, &g, &d))
+			die(EXIT_ERROR, "cannot read gen_digest: %s", strerror(errno));
+		printf("%s\"", g ? "," : "");
+		for (unsigned int i = 0; i < sizeof(d.sha256); i++)
+			printf("%02x", d.sha256[i]);
+		printf("\"");
+	}
+	printf("]}\n");
+	return 0;
+}
+
+/*
+ * A patch (stdin): "CXP1", the new commit record (struct gen_digest), then records:
+ *   'M' u8 len, name   selects a map by its pin name
+ *   'U' key, value     writes an entry (sizes are the map's; the key's generation is 0)
+ *   'D' key            deletes an entry (arrays: writes zeros)
+ */
+struct patch {
+	__u8 *data;
+	size_t len;
+	struct gen_digest digest;
+};
+
+static struct patch read_patch(void)
+{
+	struct patch p = {};
+	size_t cap = 1 << 20;
+	p.data = malloc(cap);
+	for (;;) {
+		if (p.len == cap)
+			p.data = realloc(p.data, cap *= 2);
+		if (!p.data)
+			die(EXIT_ERROR, "out of memory reading the patch");
+		ssize_t n = read(0, p.data + p.len, cap - p.len);
+		if (n < 0)
+			die(EXIT_ERROR, "cannot read the patch: %s", strerror(errno));
+		if (n == 0)
+			break;
+		p.len += (size_t)n;
+	}
+	if (p.len < 4 + sizeof(p.digest) || memcmp(p.data, "CXP1", 4))
+		die(EXIT_USAGE, "the patch does not start with CXP1 and a commit record");
+	memcpy(&p.digest, p.data + 4, sizeof(p.digest));
+	return p;
+}
+
+#define MAX_MAPS 32
+
+/* Applies the patch to generation `gen`: its commit record is cleared first and written last, so a
+ * crash in between leaves the generation marked incomplete. */
+static void write_generation(const char *dir, const struct patch *p, __u32 gen, int *halfway)
+{
+	const struct gen_digest none = {};
+	write_u32(dir, "gen_digest", gen, &none);
+	struct pinned_map maps[MAX_MAPS];
+	int nmaps = 0;
+	struct pinned_map *m = NULL;
+	size_t at = 4 + sizeof(p->digest);
+	__u8 key[MAX_KEY], value[MAX_VALUE];
+	while (at < p->len) {
+		__u8 kind = p->data[at++];
+		if (kind == 'M') {
+			if (at >= p->len)
+				die(EXIT_USAGE, "truncated patch");
+			__u8 len = p->data[at++];
+			char name[BPF_OBJ_NAME_LEN] = {};
+			if (len >= sizeof(name) || at + len > p->len)
+				die(EXIT_USAGE, "bad map name in the patch");
+			memcpy(name, p->data + at, len);
+			at += len;
+			m = NULL;
+			for (int i = 0; i < nmaps; i++)
+				if (!strcmp(maps[i].name, name))
+					m = &maps[i];
+			if (!m) {
+				if (nmaps == MAX_MAPS)
+					die(EXIT_USAGE, "the patch names too many maps");
+				maps[nmaps] = open_map(dir, name);
+				m = &maps[nmaps++];
+			}
+			continue;
+		}
+		if (!m || (kind != 'U' && kind != 'D'))
+			die(EXIT_USAGE, "bad record '%c' in the patch", kind);
+		size_t need = m->info.key_size + (kind == 'U' ? m->info.value_size : 0);
+		if (at + need > p->len)
+			die(EXIT_USAGE, "truncated patch");
+		memcpy(key, p->data + at, m->info.key_size);
+		set_gen(m, key, gen);
+		int r;
+		if (kind == 'U') {
+			r = bpf_map_update_elem(m->fd, key, p->data + at + m->info.key_size, BPF_ANY);
+		} else if (m->info.type == BPF_MAP_TYPE_ARRAY) {
+			memset(value, 0, m->info.value_size);
+			r = bpf_map_update_elem(m->fd, key, value, BPF_ANY);
+		} else {
+			r = bpf_map_delete_elem(m->fd, key);
+			if (r && errno == ENOENT)
+				r = 0;
+		}
+		if (r)
+			die(EXIT_ERROR, "cannot %s an entry of %s (generation %u): %s", kind == 'U' ? "write" : "delete",
+			    m->name, gen, strerror(errno));
+		at += need;
+		if (!*halfway && at * 2 >= p->len) {
+			*halfway = 1;
+			fault_point("mid-map-update");
+		}
+	}
+	write_u32(dir, "gen_digest", gen, &p->digest);
+	for (int i = 0; i < nmaps; i++)
+		close(maps[i].fd);
+}
+
+/* patch DIR STEPS < patch: STEPS is a comma list of wG (write generation G), aG (activate G), s
+ * (grace period), e.g. w1,a1,s,w0 */
+static int cmd_patch(int argc, char **argv)
+{
+	if (argc != 2)
+		die(EXIT_USAGE, "usage: patch DIR STEPS < patch");
+	struct patch p = read_patch();
+	int halfway = 0;
+	char *steps = strdup(argv[1]);
+	for (char *save = NULL, *step = strtok_r(steps, ",", &save); step; step = strtok_r(NULL, ",", &save)) {
+		__u32 gen = step[0] && step[1] ? (__u32)(step[1] - '0') : GENERATIONS;
+		if (step[0] == 's' && !step[1]) {
+			grace_period();
+		} else if ((step[0] == 'w' || step[0] == 'a') && gen < GENERATIONS && !step[2]) {
+			if (step[0] == 'w')
+				write_generation(argv[0], &p, gen, &halfway);
+			else
+				write_u32(argv[0], "active_gen", 0, &gen);
+		} else {
+			die(EXIT_USAGE, "bad step %s (want wG, aG or s)", step);
+		}
+	}
+	printf("{\"patched\":true}\n");
+	return 0;
+}
+
+static int is_generational(const struct bpf_map_info *info)
+{
+	return info->type == BPF_MAP_TYPE_HASH || info->type == BPF_MAP_TYPE_LPM_TRIE ||
+	       (info->type == BPF_MAP_TYPE_ARRAY && info->max_entries % GENERATIONS == 0 &&
+		info->max_entries >= GENERATIONS);
+}
+
+static void put(const void *data, size_t len)
+{
+	if (fwrite(data, 1, len, stdout) != len)
+		die(EXIT_ERROR, "cannot write the dump: %s", strerror(errno));
+}
+
+/* Writes the entries of generation `gen` of one map: 'M' len name u32 key_size u32 value_size u32
+ * count, then count × (key with generation 0, value). Array entries that are all zero are left out. */
+static void dump_map(const struct pinned_map *m, __u32 gen)
+{
+	size_t cap = 1024, count = 0;
+	size_t rec = m->info.key_size + m->info.value_size;
+	__u8 *out = malloc(cap * rec);
+	__u8 key[MAX_KEY], next[MAX_KEY], value[MAX_VALUE];
+	void *prev = NULL;
+	while (!bpf_map_get_next_key(m->fd, prev, next)) {
+		memcpy(key, next, m->info.key_size);
+		prev = key;
+		if (key_gen(m, key) != gen)
+			continue;
+		if (bpf_map_lookup_elem(m->fd, key, value)) {
+			if (errno == ENOENT)
+				continue;
+			die(EXIT_ERROR, "cannot read %s: %s", m->name, strerror(errno));
+		}
+		if (m->info.type == BPF_MAP_TYPE_ARRAY) {
+			int zero = 1;
+			for (__u32 i = 0; i < m->info.value_size && zero; i++)
+				zero = !value[i];
+			if (zero)
+				continue;
+		}
+		if (count == cap)
+			out = realloc(out, (cap *= 2) * rec);
+		if (!out)
+			die(EXIT_ERROR, "out of memory dumping %s", m->name);
+		__u8 *slot = out + count * rec;
+		memcpy(slot, key, m->info.key_size);
+		if (m->info.type == BPF_MAP_TYPE_ARRAY) {
+			__u32 index;
+			memcpy(&index, slot, sizeof(index));
+			index -= gen * (m->info.max_entries / GENERATIONS);
+			memcpy(slot, &index, sizeof(index));
+		} else {
+			set_gen(m, slot, 0);
+		}
+		memcpy(slot + m->info.key_size, value, m->info.value_size);
+		count++;
+	}
+	__u8 len = (__u8)strlen(m->name);
+	__u32 header[3] = {m->info.key_size, m->info.value_size, (__u32)count};
+	put("M", 1);
+	put(&len, 1);
+	put(m->name, len);
+	put(header, sizeof(header));
+	put(out, count * rec);
+	free(out);
+}
+
+/* dump DIR GEN MAP...: generation GEN of the named maps, binary, on stdout */
+static int cmd_dump(int argc, char **argv)
+{
+	if (argc < 3)
+		die(EXIT_USAGE, "usage: dump DIR GEN MAP...");
+	__u32 gen = (__u32)strtoul(argv[1], NULL, 10);
+	if (gen >= GENERATIONS)
+		die(EXIT_USAGE, "generation must be below %d", GENERATIONS);
+	for (int i = 2; i < argc; i++) {
+		struct pinned_map m = open_map(argv[0], argv[i]);
+		if (!is_generational(&m.info))
+			die(EXIT_USAGE, "map %s has no generations", argv[i]);
+		dump_map(&m, gen);
+		close(m.fd);
+	}
+	return fflush(stdout) ? EXIT_ERROR : 0;
+}
+
+/* run PROG_PIN|id:N FRAME_FILE COUNT: runs the program COUNT times, one BPF_PROG_RUN each, and counts
+ * the return values (a sampler that sees every verdict, unlike one run with `repeat`). */
+static int cmd_run(int argc, char **argv)
+{
+	if (argc != 3)
+		die(EXIT_USAGE, "usage: run PROG_PIN|id:N FRAME_FILE COUNT");
+	int prog = strncmp(argv[0], "id:", 3) ? obj_get(argv[0])
+					      : bpf_prog_get_fd_by_id((__u32)strtoul(argv[0] + 3, NULL, 10));
+	if (prog < 0)
+		die(EXIT_ERROR, "cannot open program %s: %s", argv[0], strerror(errno));
+	__u8 frame[4096];
+	FILE *f = fopen(argv[1], "rb");
+	if (!f)
+		die(EXIT_ERROR, "cannot open %s: %s", argv[1], strerror(errno));
+	size_t len = fread(frame, 1, sizeof(frame), f);
+	fclose(f);
+	unsigned long count = strtoul(argv[2], NULL, 10);
+	unsigned long seen[8] = {};
+	for (unsigned long i = 0; i < count; i++) {
+		LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame, .data_size_in = (__u32)len, .repeat = 1);
+		if (bpf_prog_test_run_opts(prog, &opts))
+			die(EXIT_ERROR, "BPF_PROG_RUN failed: %s", strerror(errno));
+		seen[opts.retval < 8 ? opts.retval : 7]++;
+	}
+	printf("{\"progId\":%u,\"retvals\":[", prog_id(prog));
+	for (int i = 0; i < 8; i++)
+		printf("%s%lu", i ? "," : "", seen[i]);
+	printf("]}\n");
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		int (*run)(int, char **);
+	} commands[] = {
+		{"attach", cmd_attach}, {"update", cmd_update}, {"detach", cmd_detach}, {"link", cmd_link},
+		{"clear", cmd_clear},	{"gens", cmd_gens},	{"patch", cmd_patch},	{"dump", cmd_dump},
+		{"run", cmd_run},
+	};
+	libbpf_set_print(NULL);
+	if (argc >= 2) {
+		for (unsigned int i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+			if (!strcmp(argv[1], commands[i].name))
+				return commands[i].run(argc - 2, argv + 2);
+	}
+	die(EXIT_USAGE, "usage: calico-xdp-loader attach|update|detach|link|clear|gens|patch|dump|run ...");
+	return EXIT_USAGE;
+}
