@@ -9,6 +9,8 @@ export interface InterfaceStatus {
   readonly programId: number;
   readonly programName: string;
   readonly mode: string;
+  /** The bpf_link holding the program, when it is attached through one (netlink cannot detach it). */
+  readonly linkId?: number;
   readonly owner: "calico-xdp" | "calico" | "other";
   readonly pinDir?: string;
   readonly rules?: { rule: number; packets: string; bytes: string }[];
@@ -31,17 +33,24 @@ export async function xdpStatus(t: NodeTransport, iface?: string): Promise<Inter
     ifname: string;
     xdp?: { mode: number; prog?: { id: number; name: string } };
   }[];
+  const bpfLinks = JSON.parse(await t.host("bpftool", ["link", "show", "-j"])) as {
+    id: number;
+    type: string;
+    prog_id: number;
+  }[];
   const out: InterfaceStatus[] = [];
   for (const link of links) {
     const prog = link.xdp?.prog;
     if (!prog) continue;
     const pinDir = await ourPinDir(t, prog.id);
     const owner = pinDir ? "calico-xdp" : isCalicoProgram(prog.name) ? "calico" : "other";
+    const linkId = bpfLinks.find((l) => l.type === "xdp" && l.prog_id === prog.id)?.id;
     const base = {
       interface: link.ifname,
       programId: prog.id,
       programName: prog.name,
       mode: XDP_MODES[link.xdp!.mode] ?? String(link.xdp!.mode),
+      ...(linkId === undefined ? {} : { linkId }),
       owner,
     } as const;
     if (!pinDir) {
@@ -71,7 +80,7 @@ export function formatStatus(statuses: readonly InterfaceStatus[]): string {
   const lines: string[] = [];
   for (const s of statuses) {
     lines.push(
-      `${s.interface}: program ${s.programId} "${s.programName}", ${s.mode} mode, owner ${s.owner}${s.pinDir ? ` (${s.pinDir})` : ""}`,
+      `${s.interface}: program ${s.programId} "${s.programName}", ${s.mode} mode, ${s.linkId === undefined ? "no link" : `link ${s.linkId}`}, owner ${s.owner}${s.pinDir ? ` (${s.pinDir})` : ""}`,
     );
     if (s.rules) {
       lines.push("  rule  packets  bytes");

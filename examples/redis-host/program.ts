@@ -91,7 +91,6 @@ export function redisHostFromConfig() {
   return redisHost({
     nodes: config.getObject<RedisNode[]>("nodes") ?? [
       { name: "redis-1", interfaceName: "eth0", ip: "198.18.0.1" },
-      { name: "redis-2", interfaceName: "eth0", ip: "198.18.0.2" },
     ],
     clientCidrs: config.getObject<string[]>("clientCidrs") ?? ["198.18.1.0/24"],
     xdp: config.getBoolean("xdp") ?? true,

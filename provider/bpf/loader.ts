@@ -24,6 +24,8 @@ export const commitOf = (sha256: string) => sha256.slice(0, 32);
 const NO_COMMIT = "0".repeat(32);
 
 const hexKey = (e: MapEntry) => e.key.toString("hex");
+const UPDATE = Buffer.from("U");
+const DELETE = Buffer.from("D");
 const isZero = (b: Buffer) => b.every((x) => x === 0);
 
 /**
@@ -35,15 +37,15 @@ export function encodePatch(before: Maps, after: Maps, sha256: string): Buffer {
   for (const name of [...new Set([...Object.keys(before), ...Object.keys(after)])].sort()) {
     const old = new Map((before[name] ?? []).map((e) => [hexKey(e), e.value]));
     const next = new Map((after[name] ?? []).filter((e) => !isZero(e.value)).map((e) => [hexKey(e), e]));
-    const records: Buffer[] = [];
+    const header = parts.length;
+    parts.push(Buffer.from("M"), Buffer.from([name.length]), Buffer.from(name));
     for (const [key, value] of old) {
-      if (!next.has(key) && !isZero(value)) records.push(Buffer.from("D"), Buffer.from(key, "hex"));
+      if (!next.has(key) && !isZero(value)) parts.push(DELETE, Buffer.from(key, "hex"));
     }
     for (const [key, entry] of next) {
-      if (!old.get(key)?.equals(entry.value)) records.push(Buffer.from("U"), entry.key, entry.value);
+      if (!old.get(key)?.equals(entry.value)) parts.push(UPDATE, entry.key, entry.value);
     }
-    if (records.length === 0) continue;
-    parts.push(Buffer.from("M"), Buffer.from([name.length]), Buffer.from(name), ...records);
+    if (parts.length === header + 3) parts.length = header; // nothing to change in this map
   }
   return Buffer.concat(parts);
 }

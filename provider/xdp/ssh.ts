@@ -360,7 +360,7 @@ function exec(
         finish(
           new CommandError(
             argv,
-            `the server did not start the command within ${endpoint.perDialTimeout} s`,
+            `the server did not open a session channel and start the command within ${endpoint.perDialTimeout} s`,
             "ETIMEDOUT",
           ),
         ),

@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
@@ -205,12 +205,17 @@ describe.skipIf(skip)(
     });
 
     it("6. destroy removes the Calico objects and detaches the program, leaving no pins", async () => {
+      const deployment = (await stack.exportStack()).deployment as {
+        resources?: { type: string; id?: string }[];
+      };
+      const id = deployment.resources?.find((r) => r.type === XDP)?.id;
+      expect(id).toMatch(/^cx-[0-9a-f]{16}$/);
       const destroyed = await stack.destroy();
       expect(destroyed.summary.result).toBe("succeeded");
       expect(attachedId(tb.server.netns, tb.server.iface)).toBeUndefined();
       expect((await api.get(policyPath))[0]).toBe(404);
       expect((await api.get(hostEndpointPath()))[0]).toBe(404);
-      expect(existsSync(PIN_ROOT) ? readdirSync(PIN_ROOT) : []).toEqual([]);
+      expect(existsSync(join(PIN_ROOT, id!))).toBe(false);
       expect(await redisPing(tb.client.netns, tb.server.address)).toBe("PONG");
     });
   },

@@ -92,6 +92,7 @@ describe.skipIf(skip)("XdpProgram provider on netns nodes", () => {
         programId: outs.attachments[0]!.programId,
         owner: "calico-xdp",
         mode: outs.attachments[0]!.mode,
+        linkId: outs.attachments[0]!.linkId,
         rules: expect.arrayContaining([
           expect.objectContaining({ rule: 0 }),
           expect.objectContaining({ rule: 1 }),
@@ -105,7 +106,7 @@ describe.skipIf(skip)("XdpProgram provider on netns nodes", () => {
     );
     expect(table).toMatch(
       new RegExp(
-        `^${tb.server.iface}: program \\d+ "calico_xdp_poli", (native|generic) mode, owner calico-xdp`,
+        `^${tb.server.iface}: program \\d+ "calico_xdp_poli", (native|generic) mode, link ${outs.attachments[0]!.linkId}, owner calico-xdp`,
       ),
     );
     expect(table).toMatch(
@@ -281,6 +282,62 @@ describe.skipIf(skip)("XdpProgram never replaces a program it did not attach", (
   });
 });
 
+describe.skipIf(skip)("XdpProgram where two resources meet, and where a node is gone", () => {
+  let tb: Testbed;
+  beforeAll(() => {
+    tb = createTestbed();
+  });
+  afterAll(() => tb?.destroy());
+  const inputs = (identity: string, netns = tb.server.netns) => ({
+    identity,
+    nodes: [{ name: "n1", connection: { type: "netns", netns } }],
+    interfaceName: tb.server.iface,
+    rules: [{ action: "Deny", protocol: "UDP" }],
+  });
+
+  it("GIVEN two resources created at once on one interface WHEN both run in auto mode THEN one attaches and the other says who is there", async () => {
+    const [a, b] = [testIdentity(), testIdentity()];
+    const results = await Promise.allSettled(
+      [a, b].map(async (identity) =>
+        provider.create((await provider.check({}, inputs(identity))).inputs as never),
+      ),
+    );
+    const won = results.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+    const lost = results.flatMap((r) => (r.status === "rejected" ? [r.reason as { reasons: string[] }] : []));
+    expect(won).toHaveLength(1);
+    expect(lost.map((l) => l.reasons)).toEqual([
+      [
+        expect.stringMatching(
+          /^n1: .* runs another calico-xdp resource's filter \(id \d+, name "calico_xdp_poli", native mode\): refusing to replace it/,
+        ),
+      ],
+    ]);
+    expect(attachedId(tb.server.netns, tb.server.iface)).toBe(
+      (won[0]!.outs.attachments as NodeAttachment[])[0]!.programId,
+    );
+    await provider.delete(won[0]!.id, won[0]!.outs as never);
+    const loser = results.find((r) => r.status === "rejected") as PromiseRejectedResult;
+    await provider.delete(
+      (loser.reason as { id: string }).id,
+      (loser.reason as { properties: never }).properties,
+    );
+    expect(attachedId(tb.server.netns, tb.server.iface)).toBeUndefined();
+  });
+
+  it("GIVEN a node whose namespace was deleted WHEN the resource is deleted THEN its pins go too", async () => {
+    const bed = createTestbed();
+    const identity = testIdentity();
+    const { id, outs } = await provider.create(
+      (await provider.check({}, { ...inputs(identity, bed.server.netns), interfaceName: bed.server.iface }))
+        .inputs as never,
+    );
+    expect(existsSync(join(PIN_ROOT, id, "n1"))).toBe(true);
+    bed.destroy();
+    await provider.delete(id, outs as never);
+    expect(existsSync(join(PIN_ROOT, id))).toBe(false);
+  });
+});
+
 describe("XdpProgram check rejects bad input before anything runs", () => {
   const ssh = { type: "ssh", host: "198.19.0.2", agentSocketPath: "/run/ssh-agent.sock" };
   const base = {
@@ -392,6 +449,28 @@ describe("XdpProgram check rejects bad input before anything runs", () => {
       },
       "nodes[1].name",
       /"n" is listed twice/,
+    ],
+    [
+      "two names for one namespace",
+      {
+        nodes: [
+          { name: "a", connection: { type: "netns", netns: "cx-same" } },
+          { name: "b", connection: { type: "netns", netns: "cx-same" } },
+        ],
+      },
+      "nodes[1].connection",
+      /reaches network namespace cx-same, as node "a" does: one node, one entry/,
+    ],
+    [
+      "two names for one SSH host",
+      {
+        nodes: [
+          { name: "a", connection: { ...ssh } },
+          { name: "b", connection: { ...ssh, port: 22 } },
+        ],
+      },
+      "nodes[1].connection",
+      /reaches 198\.19\.0\.2:22, as node "a" does/,
     ],
     ["rules and source", { source: "/tmp/x.c" }, "rules", /exactly one of rules/],
     [

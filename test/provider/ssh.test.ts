@@ -147,7 +147,7 @@ describe.skipIf(skip)("XdpProgram over SSH on three hosts", () => {
 
   it("GIVEN a rules-only change WHEN updated THEN maps change in place on every host", async () => {
     const news = await checked(inputsFor(true), outs);
-    expect((await provider.diff(id, outs as never, news)).replaces).toEqual([]);
+    expect(await provider.diff(id, outs as never, news)).toEqual({ changes: true });
     const updated = (await provider.update(id, outs as never, news)).outs as Outs;
     expect(updated.attachments.map((a) => a.programId)).toEqual(outs.attachments.map((a) => a.programId));
     for (const i of [0, 1, 2]) expect(await connect(i, "deniedAddress")).toBe("connected");

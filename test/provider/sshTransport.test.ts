@@ -167,7 +167,7 @@ describe.skipIf(skip)("a node's prerequisites", () => {
     }
   });
 
-  it("GIVEN a node whose mount namespace has no bpffs WHEN prepared THEN the transport mounts it", async () => {
+  it("GIVEN a node whose mount namespace has no bpffs WHEN prepared THEN it fails saying how to mount it, and mounts nothing", async () => {
     const fleet = await createSshFleet(1, { ownMountNamespace: true });
     try {
       const host = fleet.hosts[0]!;
@@ -183,10 +183,14 @@ describe.skipIf(skip)("a node's prerequisites", () => {
         "/sys/fs/bpf",
       ]);
       expect(before.toString().trim()).toBe("sysfs");
-      const fsType = await withTransport(connection(host, fleet.clientKey), (t) =>
-        t.host("stat", ["-f", "-c", "%T", "/sys/fs/bpf"]),
+      await expect(withTransport(connection(host, fleet.clientKey), (t) => t.prepare())).rejects.toThrow(
+        /bpffs is not mounted at \/sys\/fs\/bpf on ssh root@.*: mount it in the host's mount namespace \(mount -t bpf bpf \/sys\/fs\/bpf/,
       );
-      expect(fsType.trim()).toBe("bpf_fs");
+      // A private bpffs would have lost the pins with that namespace: none was mounted.
+      const after = await withTransport(connection(host, fleet.clientKey), (t) =>
+        t.hostBuffer("stat", ["-f", "-c", "%T", "/sys/fs/bpf"]),
+      ).catch((error: Error) => error.message);
+      expect(String(after)).not.toContain("bpf_fs");
     } finally {
       fleet.destroy();
     }

@@ -7,6 +7,7 @@ import {
   CONFIG_SRC_V4_PREFIX,
   lpmV4Key,
   policyConfig,
+  v4Key,
   valueMatch,
 } from "../../sdk/xdp/layout";
 
@@ -37,9 +38,12 @@ describe("compileXdpPolicy", () => {
     const maps = encodeMaps(
       compileXdpPolicy([{ action: "Deny", source: { nets: ["198.18.7.200/32", "198.18.0.0/16"] } }]),
     );
-    expect(maps.src_v4_exact!.map((e) => e.key.toString("hex"))).toEqual(["c61207c8"]);
+    // Keys of generation 0; the prefix length counts the generation's 32 bits.
+    expect(maps.src_v4_exact!.map((e) => v4Key.decode(e.key))).toEqual([
+      { gen: 0, addr: new Uint8Array([198, 18, 7, 200]) },
+    ]);
     expect(maps.src_v4_lpm!.map((e) => lpmV4Key.decode(e.key))).toEqual([
-      { prefixlen: 16, addr: new Uint8Array([198, 18, 0, 0]) },
+      { prefixlen: 32 + 16, gen: 0, addr: new Uint8Array([198, 18, 0, 0]) },
     ]);
     expect(addrMatch.decode(maps.src_v4_exact![0]!.value).nets).toBe(bit(0));
     expect(policyConfig.decode(maps.config![0]!.value).flags).toBe(
