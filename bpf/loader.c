@@ -6,9 +6,10 @@
  *   `ip link set dev X xdp off`) fails with EBUSY and the filter stays; programs are swapped with
  *   BPF_LINK_UPDATE against the expected old program, so a swap is atomic and never overwrites a
  *   program someone else put there.
- * - Two-generation map updates (see xdp_policy_shared.h): a patch is written into one generation,
- *   `active_gen` is flipped, and an RCU grace period (membarrier) passes before the other generation
- *   is touched, so no packet is ever decided by a mix of old and new entries.
+ * - Two-generation map updates (see xdp_policy_shared.h): the desired contents are written into one
+ *   generation (only what differs from what it holds), `active_gen` is flipped, and an RCU grace period
+ *   (membarrier) passes before the other generation is touched, so no packet is ever decided by a mix
+ *   of old and new entries.
  * - Dumps of one generation, and BPF_PROG_RUN sampling of a program's verdicts.
  *
  * Statically linked against libbpf so it can be copied to a node as it is. Prints JSON on stdout;
@@ -40,7 +41,8 @@
 #define EXIT_BUSY 3
 #define EXIT_STALE 4
 #define MAX_KEY 64
-#define MAX_VALUE 256
+#define MAX_VALUE 1024
+#define MAX_MAPS_IN_IMAGE 32
 
 static void die(int code, const char *fmt, ...)
 {
@@ -374,135 +376,6 @@ static int cmd_gens(int argc, char **argv)
 	return 0;
 }
 
-/*
- * A patch (stdin): "CXP1", the new commit record (struct gen_digest), then records:
- *   'M' u8 len, name   selects a map by its pin name
- *   'U' key, value     writes an entry (sizes are the map's; the key's generation is 0)
- *   'D' key            deletes an entry (arrays: writes zeros)
- */
-struct patch {
-	__u8 *data;
-	size_t len;
-	struct gen_digest digest;
-};
-
-static struct patch read_patch(void)
-{
-	struct patch p = {};
-	size_t cap = 1 << 20;
-	p.data = malloc(cap);
-	for (;;) {
-		if (p.len == cap)
-			p.data = realloc(p.data, cap *= 2);
-		if (!p.data)
-			die(EXIT_ERROR, "out of memory reading the patch");
-		ssize_t n = read(0, p.data + p.len, cap - p.len);
-		if (n < 0)
-			die(EXIT_ERROR, "cannot read the patch: %s", strerror(errno));
-		if (n == 0)
-			break;
-		p.len += (size_t)n;
-	}
-	if (p.len < 4 + sizeof(p.digest) || memcmp(p.data, "CXP1", 4))
-		die(EXIT_USAGE, "the patch does not start with CXP1 and a commit record");
-	memcpy(&p.digest, p.data + 4, sizeof(p.digest));
-	return p;
-}
-
-#define MAX_MAPS 32
-
-/* Applies the patch to generation `gen`: its commit record is cleared first and written last, so a
- * crash in between leaves the generation marked incomplete. */
-static void write_generation(const char *dir, const struct patch *p, __u32 gen, int *halfway)
-{
-	const struct gen_digest none = {};
-	write_u32(dir, "gen_digest", gen, &none);
-	struct pinned_map maps[MAX_MAPS];
-	int nmaps = 0;
-	struct pinned_map *m = NULL;
-	size_t at = 4 + sizeof(p->digest);
-	__u8 key[MAX_KEY], value[MAX_VALUE];
-	while (at < p->len) {
-		__u8 kind = p->data[at++];
-		if (kind == 'M') {
-			if (at >= p->len)
-				die(EXIT_USAGE, "truncated patch");
-			__u8 len = p->data[at++];
-			char name[BPF_OBJ_NAME_LEN] = {};
-			if (len >= sizeof(name) || at + len > p->len)
-				die(EXIT_USAGE, "bad map name in the patch");
-			memcpy(name, p->data + at, len);
-			at += len;
-			m = NULL;
-			for (int i = 0; i < nmaps; i++)
-				if (!strcmp(maps[i].name, name))
-					m = &maps[i];
-			if (!m) {
-				if (nmaps == MAX_MAPS)
-					die(EXIT_USAGE, "the patch names too many maps");
-				maps[nmaps] = open_map(dir, name);
-				m = &maps[nmaps++];
-			}
-			continue;
-		}
-		if (!m || (kind != 'U' && kind != 'D'))
-			die(EXIT_USAGE, "bad record '%c' in the patch", kind);
-		size_t need = m->info.key_size + (kind == 'U' ? m->info.value_size : 0);
-		if (at + need > p->len)
-			die(EXIT_USAGE, "truncated patch");
-		memcpy(key, p->data + at, m->info.key_size);
-		set_gen(m, key, gen);
-		int r;
-		if (kind == 'U') {
-			r = bpf_map_update_elem(m->fd, key, p->data + at + m->info.key_size, BPF_ANY);
-		} else if (m->info.type == BPF_MAP_TYPE_ARRAY) {
-			memset(value, 0, m->info.value_size);
-			r = bpf_map_update_elem(m->fd, key, value, BPF_ANY);
-		} else {
-			r = bpf_map_delete_elem(m->fd, key);
-			if (r && errno == ENOENT)
-				r = 0;
-		}
-		if (r)
-			die(EXIT_ERROR, "cannot %s an entry of %s (generation %u): %s", kind == 'U' ? "write" : "delete",
-			    m->name, gen, strerror(errno));
-		at += need;
-		if (!*halfway && at * 2 >= p->len) {
-			*halfway = 1;
-			fault_point("mid-map-update");
-		}
-	}
-	write_u32(dir, "gen_digest", gen, &p->digest);
-	for (int i = 0; i < nmaps; i++)
-		close(maps[i].fd);
-}
-
-/* patch DIR STEPS < patch: STEPS is a comma list of wG (write generation G), aG (activate G), s
- * (grace period), e.g. w1,a1,s,w0 */
-static int cmd_patch(int argc, char **argv)
-{
-	if (argc != 2)
-		die(EXIT_USAGE, "usage: patch DIR STEPS < patch");
-	struct patch p = read_patch();
-	int halfway = 0;
-	char *steps = strdup(argv[1]);
-	for (char *save = NULL, *step = strtok_r(steps, ",", &save); step; step = strtok_r(NULL, ",", &save)) {
-		__u32 gen = step[0] && step[1] ? (__u32)(step[1] - '0') : GENERATIONS;
-		if (step[0] == 's' && !step[1]) {
-			grace_period();
-		} else if ((step[0] == 'w' || step[0] == 'a') && gen < GENERATIONS && !step[2]) {
-			if (step[0] == 'w')
-				write_generation(argv[0], &p, gen, &halfway);
-			else
-				write_u32(argv[0], "active_gen", 0, &gen);
-		} else {
-			die(EXIT_USAGE, "bad step %s (want wG, aG or s)", step);
-		}
-	}
-	printf("{\"patched\":true}\n");
-	return 0;
-}
-
 static int is_generational(const struct bpf_map_info *info)
 {
 	return info->type == BPF_MAP_TYPE_HASH || info->type == BPF_MAP_TYPE_LPM_TRIE ||
@@ -510,19 +383,78 @@ static int is_generational(const struct bpf_map_info *info)
 		info->max_entries >= GENERATIONS);
 }
 
-static void put(const void *data, size_t len)
+/* --- Reading and writing one generation ----------------------------------------------------- */
+
+/* Entries of one map as packed records (key, then value), keys with generation 0. */
+struct records {
+	__u32 key_size;
+	__u32 value_size;
+	size_t count;
+	size_t cap;
+	__u8 *data;
+};
+
+static size_t record_size(const struct records *r)
 {
-	if (fwrite(data, 1, len, stdout) != len)
-		die(EXIT_ERROR, "cannot write the dump: %s", strerror(errno));
+	return r->key_size + r->value_size;
 }
 
-/* Writes the entries of generation `gen` of one map: 'M' len name u32 key_size u32 value_size u32
- * count, then count × (key with generation 0, value). Array entries that are all zero are left out. */
-static void dump_map(const struct pinned_map *m, __u32 gen)
+static __u8 *record(const struct records *r, size_t i)
 {
-	size_t cap = 1024, count = 0;
-	size_t rec = m->info.key_size + m->info.value_size;
-	__u8 *out = malloc(cap * rec);
+	return r->data + i * record_size(r);
+}
+
+static void push(struct records *r, const __u8 *key, const __u8 *value)
+{
+	if (r->count == r->cap) {
+		r->cap = r->cap ? r->cap * 2 : 1024;
+		r->data = realloc(r->data, r->cap * record_size(r));
+		if (!r->data)
+			die(EXIT_ERROR, "out of memory");
+	}
+	memcpy(record(r, r->count), key, r->key_size);
+	memcpy(record(r, r->count) + r->key_size, value, r->value_size);
+	r->count++;
+}
+
+static __u32 sort_key_size;
+static int by_key(const void *a, const void *b)
+{
+	return memcmp(a, b, sort_key_size);
+}
+
+/* Records sorted by key bytes: the order the TypeScript side writes and digests them in. */
+static void sort_records(struct records *r)
+{
+	sort_key_size = r->key_size;
+	qsort(r->data, r->count, record_size(r), by_key);
+}
+
+static int all_zero(const __u8 *b, __u32 n)
+{
+	for (__u32 i = 0; i < n; i++)
+		if (b[i])
+			return 0;
+	return 1;
+}
+
+/* Moves a key of generation `gen` to generation 0 (in place). */
+static void to_gen0(const struct pinned_map *m, __u8 *key, __u32 gen)
+{
+	if (m->info.type == BPF_MAP_TYPE_ARRAY) {
+		__u32 index;
+		memcpy(&index, key, sizeof(index));
+		index -= gen * (m->info.max_entries / GENERATIONS);
+		memcpy(key, &index, sizeof(index));
+	} else {
+		set_gen(m, key, 0);
+	}
+}
+
+/* What generation `gen` of a map holds, sorted; array entries that are all zero are left out. */
+static struct records read_generation(const struct pinned_map *m, __u32 gen)
+{
+	struct records r = {.key_size = m->info.key_size, .value_size = m->info.value_size};
 	__u8 key[MAX_KEY], next[MAX_KEY], value[MAX_VALUE];
 	void *prev = NULL;
 	while (!bpf_map_get_next_key(m->fd, prev, next)) {
@@ -535,41 +467,259 @@ static void dump_map(const struct pinned_map *m, __u32 gen)
 				continue;
 			die(EXIT_ERROR, "cannot read %s: %s", m->name, strerror(errno));
 		}
-		if (m->info.type == BPF_MAP_TYPE_ARRAY) {
-			int zero = 1;
-			for (__u32 i = 0; i < m->info.value_size && zero; i++)
-				zero = !value[i];
-			if (zero)
-				continue;
-		}
-		if (count == cap)
-			out = realloc(out, (cap *= 2) * rec);
-		if (!out)
-			die(EXIT_ERROR, "out of memory dumping %s", m->name);
-		__u8 *slot = out + count * rec;
-		memcpy(slot, key, m->info.key_size);
-		if (m->info.type == BPF_MAP_TYPE_ARRAY) {
-			__u32 index;
-			memcpy(&index, slot, sizeof(index));
-			index -= gen * (m->info.max_entries / GENERATIONS);
-			memcpy(slot, &index, sizeof(index));
-		} else {
-			set_gen(m, slot, 0);
-		}
-		memcpy(slot + m->info.key_size, value, m->info.value_size);
-		count++;
+		if (m->info.type == BPF_MAP_TYPE_ARRAY && all_zero(value, m->info.value_size))
+			continue;
+		__u8 normal[MAX_KEY];
+		memcpy(normal, key, m->info.key_size);
+		to_gen0(m, normal, gen);
+		push(&r, normal, value);
 	}
-	__u8 len = (__u8)strlen(m->name);
-	__u32 header[3] = {m->info.key_size, m->info.value_size, (__u32)count};
-	put("M", 1);
-	put(&len, 1);
-	put(m->name, len);
-	put(header, sizeof(header));
-	put(out, count * rec);
-	free(out);
+	sort_records(&r);
+	return r;
 }
 
-/* dump DIR GEN MAP...: generation GEN of the named maps, binary, on stdout */
+/* The changes that take `have` to `want` (both sorted): deletions and writes, as generation-0 records. */
+struct changes {
+	struct records writes;
+	struct records deletes; /* values unused (zero, for arrays) */
+};
+
+static struct changes diff(const struct records *have, const struct records *want)
+{
+	struct changes c = {
+		.writes = {.key_size = want->key_size, .value_size = want->value_size},
+		.deletes = {.key_size = want->key_size, .value_size = want->value_size},
+	};
+	__u8 zero[MAX_VALUE] = {};
+	size_t i = 0, j = 0;
+	while (i < have->count || j < want->count) {
+		int order = i == have->count	 ? 1
+			    : j == want->count ? -1
+					       : memcmp(record(have, i), record(want, j), want->key_size);
+		if (order < 0) {
+			push(&c.deletes, record(have, i), zero);
+			i++;
+		} else if (order > 0) {
+			push(&c.writes, record(want, j), record(want, j) + want->key_size);
+			j++;
+		} else {
+			if (memcmp(record(have, i) + have->key_size, record(want, j) + want->key_size, want->value_size))
+				push(&c.writes, record(want, j), record(want, j) + want->key_size);
+			i++;
+			j++;
+		}
+	}
+	return c;
+}
+
+/* Writes records (into generation `gen`) in batches where the map supports it, else one by one. */
+static void apply_writes(const struct pinned_map *m, const struct records *r, __u32 gen)
+{
+	const size_t chunk = 4096;
+	__u8 *keys = malloc(chunk * MAX_KEY), *values = malloc(chunk * MAX_VALUE);
+	if (!keys || !values)
+		die(EXIT_ERROR, "out of memory");
+	int batch = m->info.type == BPF_MAP_TYPE_HASH;
+	for (size_t at = 0; at < r->count; at += chunk) {
+		size_t n = r->count - at < chunk ? r->count - at : chunk;
+		for (size_t k = 0; k < n; k++) {
+			memcpy(keys + k * r->key_size, record(r, at + k), r->key_size);
+			set_gen(m, keys + k * r->key_size, gen);
+			memcpy(values + k * r->value_size, record(r, at + k) + r->key_size, r->value_size);
+		}
+		if (batch) {
+			__u32 count = (__u32)n;
+			LIBBPF_OPTS(bpf_map_batch_opts, opts);
+			if (!bpf_map_update_batch(m->fd, keys, values, &count, &opts))
+				continue;
+			batch = 0; /* not supported here: one by one from now on */
+		}
+		for (size_t k = 0; k < n; k++) {
+			if (bpf_map_update_elem(m->fd, keys + k * r->key_size, values + k * r->value_size, BPF_ANY))
+				die(EXIT_ERROR, "cannot write an entry of %s (generation %u): %s", m->name, gen, strerror(errno));
+		}
+	}
+	free(keys);
+	free(values);
+}
+
+static void apply_deletes(const struct pinned_map *m, const struct records *r, __u32 gen)
+{
+	__u8 key[MAX_KEY], zero[MAX_VALUE] = {};
+	for (size_t k = 0; k < r->count; k++) {
+		memcpy(key, record(r, k), r->key_size);
+		set_gen(m, key, gen);
+		int failed = m->info.type == BPF_MAP_TYPE_ARRAY ? bpf_map_update_elem(m->fd, key, zero, BPF_ANY)
+								: bpf_map_delete_elem(m->fd, key) && errno != ENOENT;
+		if (failed)
+			die(EXIT_ERROR, "cannot delete an entry of %s (generation %u): %s", m->name, gen, strerror(errno));
+	}
+}
+
+/*
+ * An image (stdin): "CXS1", the commit record (struct gen_digest), then per map 'M' u8 len, name, u32
+ * key size, u32 value size (the map's own), u32 count, and count records (key, value), keys of
+ * generation 0. A dump is the same without the first two fields.
+ */
+struct image_map {
+	char name[BPF_OBJ_NAME_LEN];
+	size_t count;
+	const __u8 *data;
+};
+
+struct image {
+	__u8 *bytes;
+	size_t len;
+	struct gen_digest digest;
+	struct image_map maps[MAX_MAPS_IN_IMAGE];
+	int nmaps;
+};
+
+static struct image read_image(void)
+{
+	struct image im = {};
+	size_t cap = 1 << 20;
+	im.bytes = malloc(cap);
+	for (;;) {
+		if (im.len == cap)
+			im.bytes = realloc(im.bytes, cap *= 2);
+		if (!im.bytes)
+			die(EXIT_ERROR, "out of memory reading the image");
+		ssize_t n = read(0, im.bytes + im.len, cap - im.len);
+		if (n < 0)
+			die(EXIT_ERROR, "cannot read the image: %s", strerror(errno));
+		if (n == 0)
+			break;
+		im.len += (size_t)n;
+	}
+	if (im.len < 4 + sizeof(im.digest) || memcmp(im.bytes, "CXS1", 4))
+		die(EXIT_USAGE, "the image does not start with CXS1 and a commit record");
+	memcpy(&im.digest, im.bytes + 4, sizeof(im.digest));
+	return im;
+}
+
+/* Splits the image into maps; record sizes are checked against the maps in `dir`. */
+static void index_image(struct image *im, const char *dir)
+{
+	size_t at = 4 + sizeof(im->digest);
+	while (at < im->len) {
+		if (im->bytes[at] != 'M' || at + 2 > im->len)
+			die(EXIT_USAGE, "bad record in the image at byte %zu", at);
+		__u8 len = im->bytes[at + 1];
+		struct image_map *m = &im->maps[im->nmaps];
+		if (im->nmaps == MAX_MAPS_IN_IMAGE || len >= sizeof(m->name) || at + 2 + len + 12 > im->len)
+			die(EXIT_USAGE, "bad map in the image");
+		memcpy(m->name, im->bytes + at + 2, len);
+		m->name[len] = 0;
+		__u32 sizes[3];
+		memcpy(sizes, im->bytes + at + 2 + len, sizeof(sizes));
+		struct pinned_map pm = open_map(dir, m->name);
+		if (sizes[0] != pm.info.key_size || sizes[1] != pm.info.value_size)
+			die(EXIT_USAGE, "map %s has %u-byte keys and %u-byte values, the image %u and %u: another program?",
+			    m->name, pm.info.key_size, pm.info.value_size, sizes[0], sizes[1]);
+		close(pm.fd);
+		m->count = sizes[2];
+		m->data = im->bytes + at + 2 + len + 12;
+		at += 2 + len + 12 + (size_t)sizes[2] * (sizes[0] + sizes[1]);
+		if (at > im->len)
+			die(EXIT_USAGE, "the image ends inside map %s", m->name);
+		im->nmaps++;
+	}
+}
+
+static int commit_matches(const char *dir, __u32 gen, const struct gen_digest *want)
+{
+	struct pinned_map digests = open_map(dir, "gen_digest");
+	struct gen_digest have = {};
+	if (bpf_map_lookup_elem(digests.fd, &gen, &have))
+		die(EXIT_ERROR, "cannot read gen_digest: %s", strerror(errno));
+	close(digests.fd);
+	return !memcmp(&have, want, sizeof(have));
+}
+
+/*
+ * Makes generation `gen` hold the image: reads what it holds, and writes only the difference. Its
+ * commit record is cleared first and written last, so a crash in between leaves it marked incomplete.
+ */
+static void write_generation(const char *dir, const struct image *im, __u32 gen, int trust, int *halfway)
+{
+	if (trust && commit_matches(dir, gen, &im->digest))
+		return;
+	const struct gen_digest none = {};
+	write_u32(dir, "gen_digest", gen, &none);
+	struct pinned_map maps[MAX_MAPS_IN_IMAGE];
+	struct changes changes[MAX_MAPS_IN_IMAGE];
+	size_t total = 0;
+	for (int i = 0; i < im->nmaps; i++) {
+		maps[i] = open_map(dir, im->maps[i].name);
+		if (!is_generational(&maps[i].info))
+			die(EXIT_USAGE, "map %s has no generations", im->maps[i].name);
+		struct records have = read_generation(&maps[i], gen);
+		struct records want = {.key_size = maps[i].info.key_size,
+				       .value_size = maps[i].info.value_size,
+				       .count = im->maps[i].count};
+		want.data = malloc(im->maps[i].count * record_size(&want) + 1);
+		memcpy(want.data, im->maps[i].data, im->maps[i].count * record_size(&want));
+		sort_records(&want);
+		changes[i] = diff(&have, &want);
+		total += changes[i].writes.count + changes[i].deletes.count;
+		free(have.data);
+		free(want.data);
+	}
+	size_t done = 0;
+	for (int i = 0; i < im->nmaps; i++) {
+		/* Deletions first: a trie full of stale prefixes is the larger one. */
+		apply_deletes(&maps[i], &changes[i].deletes, gen);
+		apply_writes(&maps[i], &changes[i].writes, gen);
+		done += changes[i].writes.count + changes[i].deletes.count;
+		if (!*halfway && total && done * 2 >= total) {
+			*halfway = 1;
+			fault_point("mid-map-update");
+		}
+		free(changes[i].writes.data);
+		free(changes[i].deletes.data);
+		close(maps[i].fd);
+	}
+	write_u32(dir, "gen_digest", gen, &im->digest);
+}
+
+/* sync DIR STEPS [--verify] < image: STEPS is a comma list of wG (make generation G hold the image),
+ * aG (activate G), s (grace period), e.g. w1,a1,s,w0. A generation whose commit record is the image's
+ * is left alone, unless --verify (someone may have written the maps behind the records' back). */
+static int cmd_sync(int argc, char **argv)
+{
+	if (argc != 2 && !(argc == 3 && !strcmp(argv[2], "--verify")))
+		die(EXIT_USAGE, "usage: sync DIR STEPS [--verify] < image");
+	struct image im = read_image();
+	index_image(&im, argv[0]);
+	int trust = argc == 2;
+	int halfway = 0;
+	char *steps = strdup(argv[1]);
+	for (char *save = NULL, *step = strtok_r(steps, ",", &save); step; step = strtok_r(NULL, ",", &save)) {
+		__u32 gen = step[0] && step[1] ? (__u32)(step[1] - '0') : GENERATIONS;
+		if (step[0] == 's' && !step[1]) {
+			grace_period();
+		} else if ((step[0] == 'w' || step[0] == 'a') && gen < GENERATIONS && !step[2]) {
+			if (step[0] == 'w')
+				write_generation(argv[0], &im, gen, trust, &halfway);
+			else
+				write_u32(argv[0], "active_gen", 0, &gen);
+		} else {
+			die(EXIT_USAGE, "bad step %s (want wG, aG or s)", step);
+		}
+	}
+	printf("{\"synced\":true}\n");
+	return 0;
+}
+
+static void put(const void *data, size_t len)
+{
+	if (fwrite(data, 1, len, stdout) != len)
+		die(EXIT_ERROR, "cannot write the dump: %s", strerror(errno));
+}
+
+/* dump DIR GEN MAP...: generation GEN of the named maps, in the image's format without its header,
+ * records sorted by key */
 static int cmd_dump(int argc, char **argv)
 {
 	if (argc < 3)
@@ -581,7 +731,15 @@ static int cmd_dump(int argc, char **argv)
 		struct pinned_map m = open_map(argv[0], argv[i]);
 		if (!is_generational(&m.info))
 			die(EXIT_USAGE, "map %s has no generations", argv[i]);
-		dump_map(&m, gen);
+		struct records r = read_generation(&m, gen);
+		__u8 len = (__u8)strlen(m.name);
+		__u32 sizes[3] = {r.key_size, r.value_size, (__u32)r.count};
+		put("M", 1);
+		put(&len, 1);
+		put(m.name, len);
+		put(sizes, sizeof(sizes));
+		put(r.data, r.count * record_size(&r));
+		free(r.data);
 		close(m.fd);
 	}
 	return fflush(stdout) ? EXIT_ERROR : 0;
@@ -625,7 +783,7 @@ int main(int argc, char **argv)
 		int (*run)(int, char **);
 	} commands[] = {
 		{"attach", cmd_attach}, {"update", cmd_update}, {"detach", cmd_detach}, {"link", cmd_link},
-		{"clear", cmd_clear},	{"gens", cmd_gens},	{"patch", cmd_patch},	{"dump", cmd_dump},
+		{"clear", cmd_clear},	{"gens", cmd_gens},	{"sync", cmd_sync},	{"dump", cmd_dump},
 		{"run", cmd_run},
 	};
 	libbpf_set_print(NULL);
@@ -634,6 +792,6 @@ int main(int argc, char **argv)
 			if (!strcmp(argv[1], commands[i].name))
 				return commands[i].run(argc - 2, argv + 2);
 	}
-	die(EXIT_USAGE, "usage: calico-xdp-loader attach|update|detach|link|clear|gens|patch|dump|run ...");
+	die(EXIT_USAGE, "usage: calico-xdp-loader attach|update|detach|link|clear|gens|sync|dump|run ...");
 	return EXIT_USAGE;
 }

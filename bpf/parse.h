@@ -2,7 +2,9 @@
 /*
  * Packet parsing for the policy filter, in the style of xdp-tutorial's parsing_helpers.h: each
  * parse_* helper advances a cursor and checks `ptr + 1 > data_end` before every read. What the
- * program cannot know about a packet is recorded as unknown, never guessed.
+ * program cannot know about a packet is recorded as unknown, never guessed. Bytes past the IP
+ * header's total (IPv4) or payload (IPv6) length are padding, not packet: the cursor's `limit` stops
+ * there, and `end` (data_end) stays for the verifier's bounds checks.
  */
 #ifndef XDP_POLICY_PARSE_H
 #define XDP_POLICY_PARSE_H
@@ -31,7 +33,7 @@ enum parse_result { PARSE_OK = 0, PARSE_NON_IP = 1, PARSE_MALFORMED = 2 };
 enum l4_state {
 	L4_UNKNOWN = 0, /* protocol unknown, non-first fragment, or header cut short */
 	L4_NONE = 1,	/* a protocol without ports or ICMP fields */
-	L4_PORTS = 2,	/* TCP, UDP, UDPLite, SCTP: ports known */
+	L4_PORTS = 2,	/* TCP, UDP, UDPLite, SCTP: ports known (their first 4 bytes, as iptables reads them) */
 	L4_ICMP = 3,	/* ICMP (IPv4) or ICMPv6 (IPv6): type and code known */
 };
 
@@ -58,7 +60,8 @@ struct packet {
 
 struct cursor {
 	void *pos;
-	void *end;
+	void *end;   /* data_end */
+	void *limit; /* the end of the IP packet, never past `end` */
 };
 
 struct vlan_hdr_ {
@@ -102,6 +105,11 @@ static __always_inline int parse_ipv4(struct cursor *c, struct packet *p)
 	void *l4 = (void *)iph + iph->ihl * 4;
 	if (l4 > c->end)
 		return PARSE_MALFORMED;
+	/* The kernel drops these before netfilter sees them: Calico never decides them. */
+	__u16 total = bpf_ntohs(iph->tot_len);
+	if (total < iph->ihl * 4 || (void *)iph + total > c->end)
+		return PARSE_MALFORMED;
+	c->limit = (void *)iph + total;
 	p->family = 4;
 	p->saddr4 = iph->saddr;
 	p->daddr4 = iph->daddr;
@@ -133,6 +141,10 @@ static __always_inline int parse_ipv6(struct cursor *c, struct packet *p)
 		return PARSE_MALFORMED;
 	if (ip6h->version != 6)
 		return PARSE_MALFORMED;
+	void *payload_end = (void *)(ip6h + 1) + bpf_ntohs(ip6h->payload_len);
+	if (payload_end > c->end)
+		return PARSE_MALFORMED;
+	c->limit = payload_end;
 	p->family = 6;
 	__builtin_memcpy(&p->saddr6, &ip6h->saddr, sizeof(p->saddr6));
 	__builtin_memcpy(&p->daddr6, &ip6h->daddr, sizeof(p->daddr6));
@@ -143,7 +155,7 @@ static __always_inline int parse_ipv6(struct cursor *c, struct packet *p)
 		if (!is_ipv6_ext(nexthdr))
 			break;
 		struct ipv6_ext_ *ext = c->pos;
-		if ((void *)(ext + 1) > c->end)
+		if ((void *)(ext + 1) > c->end || (void *)(ext + 1) > c->limit)
 			return PARSE_OK; /* truncated chain (every extension header is at least 8 bytes) */
 		if (nexthdr == NEXTHDR_FRAGMENT && (bpf_ntohs(ext->frag_off) & 0xfff8)) {
 			p->protocol = ext->nexthdr;
@@ -154,7 +166,7 @@ static __always_inline int parse_ipv6(struct cursor *c, struct packet *p)
 		__u32 len = nexthdr == NEXTHDR_FRAGMENT ? 8
 			    : nexthdr == NEXTHDR_AUTH	? ((__u32)ext->hdrlen + 2) * 4
 							: ((__u32)ext->hdrlen + 1) * 8;
-		if (c->pos + len > c->end)
+		if (c->pos + len > c->limit)
 			return PARSE_OK; /* truncated chain */
 		c->pos += len;
 		nexthdr = ext->nexthdr;
@@ -171,7 +183,8 @@ struct ports_hdr_ {
 	__be16 dest;
 };
 
-/* Reads ports or ICMP type/code when the header is all there (TCP 20, UDP/UDPLite 8, SCTP 12, ICMP 8). */
+/* Reads ports when their 4 bytes are in the packet (iptables' multiport reads no more), ICMP type and
+ * code when the 8-byte ICMP header is. */
 static __always_inline void parse_l4(struct cursor *c, struct packet *p)
 {
 	if (!p->proto_known || p->non_first_fragment) {
@@ -179,24 +192,21 @@ static __always_inline void parse_l4(struct cursor *c, struct packet *p)
 		return;
 	}
 	__u8 proto = p->protocol;
+	int is_icmp = (p->family == 4 && proto == IPPROTO_ICMP) || (p->family == 6 && proto == IPPROTO_ICMPV6_);
 	int need;
-	if (proto == IPPROTO_TCP)
-		need = 20;
-	else if (proto == IPPROTO_UDP || proto == IPPROTO_UDPLITE_)
-		need = 8;
-	else if (proto == IPPROTO_SCTP)
-		need = 12;
-	else if ((p->family == 4 && proto == IPPROTO_ICMP) || (p->family == 6 && proto == IPPROTO_ICMPV6_))
+	if (proto == IPPROTO_TCP || proto == IPPROTO_UDP || proto == IPPROTO_UDPLITE_ || proto == IPPROTO_SCTP)
+		need = 4;
+	else if (is_icmp)
 		need = 8;
 	else {
 		p->l4 = L4_NONE;
 		return;
 	}
-	if (c->pos + need > c->end) {
+	if (c->pos + need > c->limit) {
 		p->l4 = L4_UNKNOWN;
 		return;
 	}
-	if (need == 8 && (proto == IPPROTO_ICMP || proto == IPPROTO_ICMPV6_)) {
+	if (is_icmp) {
 		__u8 *icmp = c->pos;
 		if ((void *)(icmp + 2) > c->end) {
 			p->l4 = L4_UNKNOWN;
@@ -220,7 +230,8 @@ static __always_inline void parse_l4(struct cursor *c, struct packet *p)
 /* The whole frame: PARSE_OK with every field the program can know filled in. */
 static __always_inline int parse_packet(struct xdp_md *ctx, struct packet *p)
 {
-	struct cursor c = {.pos = (void *)(long)ctx->data, .end = (void *)(long)ctx->data_end};
+	void *end = (void *)(long)ctx->data_end;
+	struct cursor c = {.pos = (void *)(long)ctx->data, .end = end, .limit = end};
 	int proto = parse_ethhdr(&c);
 	if (proto < 0)
 		return PARSE_MALFORMED;

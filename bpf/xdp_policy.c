@@ -2,11 +2,12 @@
 /*
  * Enforces a Calico untracked policy's ingress rules in XDP.
  *
- * Contract: drop only what Calico's own evaluation of the same policy would deny. Every matcher is
- * three-valued (true, false, unknown); a rule matches when all its matchers are true and is
- * undecidable when none is false but some is unknown. The failsafe ports are checked first, then
+ * Contract (docs/xdp-filter.md): drop only what Calico's own evaluation of the same policy would deny.
+ * Every matcher is three-valued (true, false, unknown); a rule matches when all its matchers are true
+ * and is undecidable when none is false but some is unknown. The failsafe ports are checked first, then
  * the rules in order: Allow/Pass -> XDP_PASS, Deny -> XDP_DROP, Log -> count and continue, no match
- * -> next rule, undecidable -> stop and XDP_PASS (iptables decides).
+ * -> next rule, undecidable -> stop and XDP_PASS (iptables decides). Selectors are resolved into the
+ * address tables for the network sets and host endpoints the policy was compiled with.
  *
  * The policy is compiled (provider/xdp/compile.ts) into masks over rule indices, so evaluating all
  * rules costs one lookup per packet field, whatever the number of rules or CIDRs.
@@ -88,22 +89,38 @@ __noinline int count_rules(__u64 rules, __u64 bytes)
 	return 0;
 }
 
-/* Failsafe check: 1 true, 0 false, -1 unknown. */
-static __always_inline int failsafe(struct policy_config *cfg, struct packet *p, __u32 gen, __u32 src_entries)
+static __always_inline __u64 failsafe_hits(__u32 gen, __u32 proto_port)
+{
+	struct failsafe_key key = {.gen = gen, .proto_port = proto_port};
+	__u64 *hits = bpf_map_lookup_elem(&failsafe_ports, &key);
+	return hits ? *hits : 0;
+}
+
+/* Failsafe check (inbound entries by destination port, outbound ones by source port): 1 true, 0
+ * false, -1 unknown. `src_entries`: the entries whose net holds the source, or that have none. */
+static __always_inline int failsafe(struct policy_config *cfg, struct packet *p, __u32 gen, __u64 src_entries)
 {
 	if (!p->proto_known)
 		return src_entries ? -1 : 0;
-	__u32 by_proto = p->protocol == IPPROTO_TCP	 ? cfg->failsafe_tcp
+	__u64 by_proto = p->protocol == IPPROTO_TCP	 ? cfg->failsafe_tcp
 			 : p->protocol == IPPROTO_UDP	 ? cfg->failsafe_udp
 			 : p->protocol == IPPROTO_SCTP ? cfg->failsafe_sctp
 							 : 0;
 	if (p->l4 == L4_UNKNOWN)
 		return (by_proto & src_entries) ? -1 : 0;
-	if (p->l4 != L4_PORTS)
+	if (p->l4 != L4_PORTS || !(by_proto & src_entries))
 		return 0;
-	struct failsafe_key key = {.gen = gen, .proto_port = (__u32)p->protocol << 16 | p->dport};
-	__u32 *hits = bpf_map_lookup_elem(&failsafe_ports, &key);
-	return hits && (*hits & src_entries);
+	__u32 proto = (__u32)p->protocol << 16;
+	__u64 hits = failsafe_hits(gen, proto | p->dport) | failsafe_hits(gen, FAILSAFE_BY_SOURCE_PORT | proto | p->sport);
+	return (hits & src_entries) != 0;
+}
+
+/* A side's selector and notSelector, from the address's entry: members of a selected object are in
+ * `sel` / `not_sel`; any other address is unknown for open-scope rules and a non-member for the rest. */
+static __always_inline void selector_matchers(struct eval *e, struct addr_match *a, __u64 sel, __u64 not_sel, __u64 open)
+{
+	matcher(e, ~sel | a->sel, sel & ~a->sel & open);
+	matcher(e, ~not_sel | (~a->not_sel & ~open), not_sel & ~a->not_sel & open);
 }
 
 /* Ports and notPorts; `v` is the port's entry when the packet has ports. */
@@ -172,6 +189,8 @@ static __always_inline __u32 decide(struct packet *p, struct policy_config *cfg,
 	matcher(&e, ~src.not_nets, 0);
 	matcher(&e, ~cfg->dst_nets | dst.nets, 0);
 	matcher(&e, ~dst.not_nets, 0);
+	selector_matchers(&e, &src, cfg->src_sel, cfg->src_not_sel, cfg->sel_open);
+	selector_matchers(&e, &dst, cfg->dst_sel, cfg->dst_not_sel, cfg->sel_open);
 
 	__u64 protos = cfg->protocol | cfg->not_protocol;
 	if (p->proto_known) {

@@ -70,7 +70,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, GENERATIONS * 1024);
 	__type(key, struct failsafe_key);
-	__type(value, __u32);
+	__type(value, __u64);
 } failsafe_ports SEC(".maps");
 
 struct {

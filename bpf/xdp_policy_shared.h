@@ -3,7 +3,9 @@
  * Constants and structs shared with TypeScript (provider/xdp/layout.ts). Every struct here has a TS
  * codec, and test/xdp/layout.test.ts checks that both sides agree on sizes and offsets.
  *
- * Rule sets are 64-bit masks: bit i stands for ingress rule i. Failsafe entries are 32-bit masks.
+ * Rule sets are 64-bit masks: bit i stands for ingress rule i. Failsafe entries are 64-bit masks too:
+ * bits 0-31 the inbound entries (matched on the destination port), bits 32-63 the outbound ones (their
+ * replies, matched on the source port).
  *
  * Generations: every policy map holds the policy twice, and `active_gen` says which copy packets use,
  * so an update is written into the other copy and switched to at once. Hash keys start with the
@@ -17,10 +19,12 @@
 #include <linux/types.h>
 
 #define MAX_RULES 64
+/* Per failsafe list (inbound, outbound). */
 #define MAX_FAILSAFE 32
-/* Address map capacity per family and direction; a policy may hold at most MAX_CIDRS in all. */
-#define MAX_ADDR_ENTRIES 131072
-#define MAX_CIDRS 100000
+#define FAILSAFE_OUTBOUND_SHIFT 32
+/* Address map capacity per generation, family and direction; a policy holds at most MAX_CIDRS in all. */
+#define MAX_ADDR_ENTRIES 1048576
+#define MAX_CIDRS 1000000
 #define GENERATIONS 2
 /* The generation bits in front of an LPM key's address. */
 #define GEN_PREFIX_BITS 32
@@ -59,15 +63,20 @@ struct policy_config {
 	__u64 dport_not_named;
 	__u64 icmp;		/* rules with icmp */
 	__u64 not_icmp;		/* rules with notICMP */
-	__u64 uncompilable;	/* rules with a matcher XDP cannot evaluate (selectors, ...) */
+	__u64 src_sel;		/* rules with a source.selector resolved into the address tables */
+	__u64 src_not_sel;	/* ...source.notSelector */
+	__u64 dst_sel;
+	__u64 dst_not_sel;
+	__u64 sel_open;		/* rules whose selectors are unknown (not false) for addresses of no given object */
+	__u64 uncompilable;	/* rules with a matcher XDP cannot evaluate (namespaceSelector, ...) */
 	__u64 log;
 	__u64 allow;
 	__u64 deny;
 	__u64 pass;
-	__u32 failsafe_any_net; /* failsafe entries without a net: every source */
-	__u32 failsafe_tcp;	/* failsafe entries by protocol */
-	__u32 failsafe_udp;
-	__u32 failsafe_sctp;
+	__u64 failsafe_any_net; /* failsafe entries without a net: every source */
+	__u64 failsafe_tcp;	/* failsafe entries by protocol */
+	__u64 failsafe_udp;
+	__u64 failsafe_sctp;
 	__u32 flags;		/* CONFIG_* */
 	__u32 rule_count;
 };
@@ -83,14 +92,16 @@ struct policy_config {
 #define CONFIG_DST_V4_PREFIX (1u << 6)
 #define CONFIG_DST_V6_PREFIX (1u << 7)
 
-/* Value of the address maps: which rules' nets / notNets contain the address, and which failsafe
- * entries' net does. Already merged over every enclosing prefix, since an LPM lookup returns only
- * the longest match. */
+/* Value of the address maps: which rules' nets / notNets contain the address, whose selector /
+ * notSelector selects an object (network set, host endpoint) holding it, and which failsafe entries'
+ * net contains it. Already merged over every enclosing prefix, since an LPM lookup returns only the
+ * longest match. */
 struct addr_match {
 	__u64 nets;
 	__u64 not_nets;
-	__u32 failsafe;
-	__u32 reserved;
+	__u64 sel;
+	__u64 not_sel;
+	__u64 failsafe;
 };
 
 /* Keys of the exact-address hash maps. */
@@ -127,8 +138,12 @@ struct value_match {
 /* Key of failsafe_ports; value: the failsafe entries it hits (__u32 mask). */
 struct failsafe_key {
 	__u32 gen;
-	__u32 proto_port; /* protocol << 16 | port */
+	__u32 proto_port; /* FAILSAFE_BY_SOURCE_PORT for outbound entries | protocol << 16 | port */
 };
+
+/* Outbound failsafe entries pass inbound packets by their source port: replies to the host's own DNS,
+ * DHCP, BGP, etcd and API-server traffic (Felix's raw failsafe chain does the same). */
+#define FAILSAFE_BY_SOURCE_PORT (1u << 24)
 
 /* A generation's commit record (the gen_digest map): the first 16 bytes of the sha256 of the maps it
  * holds, cleared before the generation is written and set after, so all zero means incomplete. */

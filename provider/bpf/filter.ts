@@ -7,7 +7,7 @@ import type { XdpPolicyInput } from "../../sdk/xdp/policy";
 import { BPFFS, loadPinned, type RunResult, readCounters, requireBpffs, runProgram } from "./bpftool";
 import { type BuiltObject, buildLoader, buildObject } from "./build";
 import { runBuffer } from "./exec";
-import { type LoaderHost, writeGeneration } from "./loader";
+import { encodeImage, type LoaderHost, loader } from "./loader";
 
 /** The loader on this machine. */
 export async function localLoader(): Promise<LoaderHost> {
@@ -39,7 +39,8 @@ export class LoadedFilter {
   ) {}
 
   static async load(policy: XdpPolicyInput, object?: BuiltObject): Promise<LoadedFilter> {
-    const compiled = compileXdpPolicy(policy.ingress, { failsafeInbound: policy.failsafeInbound });
+    const { ingress, ...context } = policy;
+    const compiled = compileXdpPolicy(ingress, context);
     const built = object ?? (await buildObject());
     requireBpffs("this machine");
     const dir = join(BPFFS, `calico-xdp-run-${process.pid}-${randomBytes(4).toString("hex")}`);
@@ -48,7 +49,7 @@ export class LoadedFilter {
       await loadPinned(built.path, dir);
       // A fresh program's active generation is 0: writing that one is enough to run it.
       const maps = encodeMaps(compiled);
-      await writeGeneration(await localLoader(), dir, 0, {}, maps, mapsDigest(maps));
+      await loader.sync(await localLoader(), dir, ["w0"], encodeImage(maps, mapsDigest(maps)));
     } catch (error) {
       rmSync(dir, { recursive: true, force: true });
       throw error;

@@ -3,11 +3,9 @@
  * one, and its commands, run wherever a node's bpffs is.
  */
 import { join } from "node:path";
-import type { MapEntry } from "../../sdk/xdp/compile";
+import type { PackedMap, PackedMaps } from "../../sdk/xdp/compile";
 import { GENERATIONS } from "../../sdk/xdp/layout";
 import { CommandError, type RunOptions } from "./exec";
-
-export type Maps = Readonly<Record<string, readonly MapEntry[]>>;
 
 /** Where the loader runs: a command runner on the node's host, and the loader's path there. */
 export interface LoaderHost {
@@ -21,38 +19,31 @@ export const LOADER_STALE = 4;
 
 /** The commit record of a digest: its first 16 bytes. */
 export const commitOf = (sha256: string) => sha256.slice(0, 32);
-const NO_COMMIT = "0".repeat(32);
 
-const hexKey = (e: MapEntry) => e.key.toString("hex");
-const UPDATE = Buffer.from("U");
-const DELETE = Buffer.from("D");
-const isZero = (b: Buffer) => b.every((x) => x === 0);
+function mapHeader(name: string, map: PackedMap): Buffer {
+  const header = Buffer.alloc(2 + name.length + 12);
+  header[0] = 0x4d; // 'M'
+  header[1] = name.length;
+  header.write(name, 2, "latin1");
+  header.writeUInt32LE(map.keySize, 2 + name.length);
+  header.writeUInt32LE(map.valueSize, 6 + name.length);
+  header.writeUInt32LE(map.count, 10 + name.length);
+  return header;
+}
 
 /**
- * The patch that takes a generation holding `before` to `after`: per map, stale keys deleted
- * (arrays: zeroed) and changed or new entries written. `sha256` becomes the generation's commit record.
+ * What `loader sync` reads: "CXS1", the commit record, then per map its header ('M', name, key and
+ * value sizes, count) and packed records. The loader works out the changes itself.
  */
-export function encodePatch(before: Maps, after: Maps, sha256: string): Buffer {
-  const parts: Buffer[] = [Buffer.from("CXP1"), Buffer.from(commitOf(sha256), "hex")];
-  for (const name of [...new Set([...Object.keys(before), ...Object.keys(after)])].sort()) {
-    const old = new Map((before[name] ?? []).map((e) => [hexKey(e), e.value]));
-    const next = new Map((after[name] ?? []).filter((e) => !isZero(e.value)).map((e) => [hexKey(e), e]));
-    const header = parts.length;
-    parts.push(Buffer.from("M"), Buffer.from([name.length]), Buffer.from(name));
-    for (const [key, value] of old) {
-      if (!next.has(key) && !isZero(value)) parts.push(DELETE, Buffer.from(key, "hex"));
-    }
-    for (const [key, entry] of next) {
-      if (!old.get(key)?.equals(entry.value)) parts.push(UPDATE, entry.key, entry.value);
-    }
-    if (parts.length === header + 3) parts.length = header; // nothing to change in this map
-  }
+export function encodeImage(maps: PackedMaps, sha256: string): Buffer {
+  const parts: Buffer[] = [Buffer.from("CXS1"), Buffer.from(commitOf(sha256), "hex")];
+  for (const name of Object.keys(maps).sort()) parts.push(mapHeader(name, maps[name]!), maps[name]!.data);
   return Buffer.concat(parts);
 }
 
-/** Parses `loader dump`: per map, 'M' len name u32 keySize u32 valueSize u32 count, then the entries. */
-export function decodeDump(dump: Buffer): Record<string, MapEntry[]> {
-  const maps: Record<string, MapEntry[]> = {};
+/** Parses `loader dump`: the image's maps without its header. */
+export function decodeDump(dump: Buffer): Record<string, PackedMap> {
+  const maps: Record<string, PackedMap> = {};
   let at = 0;
   while (at < dump.length) {
     if (dump[at] !== 0x4d) throw new Error(`bad dump record at byte ${at}`);
@@ -63,15 +54,9 @@ export function decodeDump(dump: Buffer): Record<string, MapEntry[]> {
     const valueSize = dump.readUInt32LE(at + 4);
     const count = dump.readUInt32LE(at + 8);
     at += 12;
-    const entries: MapEntry[] = [];
-    for (let i = 0; i < count; i++) {
-      entries.push({
-        key: Buffer.from(dump.subarray(at, at + keySize)),
-        value: Buffer.from(dump.subarray(at + keySize, at + keySize + valueSize)),
-      });
-      at += keySize + valueSize;
-    }
-    maps[name] = entries;
+    const data = dump.subarray(at, at + count * (keySize + valueSize));
+    at += data.length;
+    maps[name] = { keySize, valueSize, count, data };
   }
   return maps;
 }
@@ -128,12 +113,19 @@ export const loader = {
 
   generations: (on: LoaderHost, dir: string) => json<Generations>(on, ["gens", dir]),
 
-  /** Runs `steps` (wG write generation G, aG activate G, s wait out in-flight packets) with `patch`. */
-  patch: async (on: LoaderHost, dir: string, steps: readonly string[], patch: Buffer) => {
-    await on.hostBuffer(on.loader, ["patch", dir, steps.join(",")], { input: patch, timeoutMs: 600_000 });
+  /**
+   * Runs `steps` (wG: make generation G hold the image, writing only what differs; aG: activate G; s:
+   * wait out in-flight packets). A generation whose commit record is the image's is skipped, unless
+   * `verify`.
+   */
+  sync: async (on: LoaderHost, dir: string, steps: readonly string[], image: Buffer, verify = false) => {
+    await on.hostBuffer(on.loader, ["sync", dir, steps.join(","), ...(verify ? ["--verify"] : [])], {
+      input: image,
+      timeoutMs: 600_000,
+    });
   },
 
-  /** Generation `gen` of the named maps, as generation-0 entries. */
+  /** Generation `gen` of the named maps, packed as generation-0 records. */
   dump: async (on: LoaderHost, dir: string, gen: number, names: readonly string[]) =>
     decodeDump(
       await on.hostBuffer(on.loader, ["dump", dir, String(gen), ...names], {
@@ -158,74 +150,25 @@ export function loaderExit(error: unknown): number | undefined {
 }
 
 /**
- * Makes generation `gen` of the maps in `dir` hold `after`, given what it holds now (`before`), and
- * runs `then` steps after it (e.g. activate and wait).
+ * Brings both generations of the maps in `dir` to `desired` without any packet seeing a mix: the
+ * inactive generation is written and activated, in-flight packets are waited out, then the other is
+ * written. With `verify`, generations whose commit records claim the contents are read and fixed anyway.
  */
-export function writeGeneration(
+export async function syncGenerations(
   on: LoaderHost,
   dir: string,
-  gen: number,
-  before: Maps,
-  after: Maps,
+  desired: PackedMaps,
   sha256: string,
-  then: readonly string[] = [],
+  verify = false,
 ): Promise<void> {
-  return loader.patch(on, dir, [`w${gen}`, ...then], encodePatch(before, after, sha256));
-}
-
-export interface SyncPlan {
-  readonly desired: Maps;
-  readonly sha256: string;
-  /** Contents whose commit records we know by heart (the previous policy, or empty maps). */
-  readonly known: readonly { readonly sha256: string; readonly maps: Maps }[];
-  /** The policy maps, for dumping a generation whose contents are not known. */
-  readonly mapNames: readonly string[];
-  /** Someone may have written the maps behind the commit records' back (drift): read both generations. */
-  readonly distrustCommits?: boolean;
-}
-
-/**
- * Brings both generations of the maps in `dir` to `plan.desired` without any packet seeing a mix:
- * the inactive generation is written and activated, in-flight packets are waited out, then the other
- * is written. A generation whose commit record matches no known contents (a crash interrupted it) is
- * dumped first. Returns the generation left active.
- */
-export async function syncGenerations(on: LoaderHost, dir: string, plan: SyncPlan): Promise<number> {
-  const want = commitOf(plan.sha256);
-  const read = await loader.generations(on, dir);
-  const { active } = read;
-  // Distrusted records match nothing, not even each other, so each generation is dumped and patched alone.
-  const digests = plan.distrustCommits ? read.digests.map((_, g) => `distrusted-${g}`) : read.digests;
+  const { active, digests } = await loader.generations(on, dir);
   const inactive = (active + 1) % GENERATIONS;
-  const contents = async (gen: number): Promise<Maps> => {
-    const commit = digests[gen] ?? NO_COMMIT;
-    const known = plan.known.find((k) => commitOf(k.sha256) === commit);
-    return known ? known.maps : loader.dump(on, dir, gen, plan.mapNames);
-  };
-  if (digests[active] === want) {
-    if (digests[inactive] !== want)
-      await writeGeneration(on, dir, inactive, await contents(inactive), plan.desired, plan.sha256);
-    return active;
+  const image = encodeImage(desired, sha256);
+  if (!verify && digests[active] === commitOf(sha256)) {
+    if (digests[inactive] !== commitOf(sha256)) await loader.sync(on, dir, [`w${inactive}`], image);
+    return;
   }
-  const before = { inactive: await contents(inactive), active: await contents(active) };
-  if (digests[inactive] === digests[active] && digests[active] !== NO_COMMIT) {
-    // The usual update: both generations hold the same policy, so one patch serves both.
-    await loader.patch(
-      on,
-      dir,
-      [`w${inactive}`, `a${inactive}`, "s", `w${active}`],
-      encodePatch(before.active, plan.desired, plan.sha256),
-    );
-  } else {
-    if (digests[inactive] !== want)
-      await writeGeneration(on, dir, inactive, before.inactive, plan.desired, plan.sha256, [
-        `a${inactive}`,
-        "s",
-      ]);
-    else await loader.patch(on, dir, [`a${inactive}`, "s"], encodePatch({}, {}, plan.sha256));
-    await writeGeneration(on, dir, active, before.active, plan.desired, plan.sha256);
-  }
-  return inactive;
+  await loader.sync(on, dir, [`w${inactive}`, `a${inactive}`, "s", `w${active}`], image, verify);
 }
 
 export const linkPinName = (iface: string) => `link-${iface}`;

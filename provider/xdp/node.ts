@@ -10,7 +10,7 @@
  * again by the retried create.
  */
 import { join } from "node:path";
-import { mapsDigest } from "../../sdk/xdp/compile";
+import { mapsDigest, type PackedMaps } from "../../sdk/xdp/compile";
 import { POLICY_MAPS } from "../../sdk/xdp/layout";
 import type { NodeAttachment, XdpNode } from "../../sdk/xdp/programArgs";
 import { BPFFS, loadPinned, pinnedProgramId } from "../bpf/bpftool";
@@ -22,7 +22,6 @@ import {
   linkPinOf,
   loader,
   loaderExit,
-  type Maps,
   syncGenerations,
 } from "../bpf/loader";
 import { faultPoint } from "./fault";
@@ -174,19 +173,15 @@ export interface Desired {
   readonly loaderPath: string;
   /** false for a custom `source`, whose maps are its own. */
   readonly policy: boolean;
-  readonly maps: Maps;
+  readonly maps: PackedMaps;
   readonly mapsSha256: string;
   readonly ruleCount: number;
 }
 
-/** What was applied before on this node: its attachment and the maps it was given. */
+/** What was applied before on this node. */
 export interface Previous {
   readonly attachment?: NodeAttachment;
-  readonly maps: Maps;
-  readonly mapsSha256: string;
 }
-
-const EMPTY: { sha256: string; maps: Maps } = { sha256: "0".repeat(64), maps: {} };
 
 /** The pinned program of `dir` for the desired object: reused when whole, loaded afresh otherwise. */
 async function ensureVersion(
@@ -194,15 +189,15 @@ async function ensureVersion(
   pins: NodePins,
   dir: string,
   desired: Desired,
-): Promise<{ progId: number; fresh: boolean }> {
+): Promise<number> {
   const pinned = pins.versions.find((v) => v.dir === dir)?.progId;
-  if (pinned !== undefined) return { progId: pinned, fresh: false };
+  if (pinned !== undefined) return pinned;
   await t.host("rm", ["-rf", dir]);
   await t.host("mkdir", ["-p", dir]);
   // bpftool pins the maps before the program, so a program pin means the version is whole.
   await loadPinned(desired.objectPath, dir, t);
   faultPoint("after-load");
-  return { progId: await pinnedProgramId(dir, t), fresh: true };
+  return pinnedProgramId(dir, t);
 }
 
 /**
@@ -229,28 +224,25 @@ export async function converge(
     throw new Error(foreignMessage(node, desired.iface, owner.program, owner.who));
 
   const dir = versionDir(base, desired.objectSha256);
-  const version = await ensureVersion(t, pins, dir, desired);
-  if (desired.policy) {
-    await syncGenerations(on, dir, {
-      desired: desired.maps,
-      sha256: desired.mapsSha256,
-      known: [
-        ...(previous ? [{ sha256: previous.mapsSha256, maps: previous.maps }] : []),
-        ...(version.fresh ? [EMPTY] : []),
-      ],
-      mapNames: POLICY_MAPS,
-      distrustCommits: previous?.attachment?.drift !== undefined,
-    });
-  }
+  const progId = await ensureVersion(t, pins, dir, desired);
+  // Maps that someone changed behind the commit records' back (drift) are read and fixed, not trusted.
+  if (desired.policy)
+    await syncGenerations(
+      on,
+      dir,
+      desired.maps,
+      desired.mapsSha256,
+      previous?.attachment?.drift !== undefined,
+    );
 
-  const link = await attachLink(t, on, node, desired, owner, join(dir, "prog"), version.progId);
+  const link = await attachLink(t, on, node, desired, owner, join(dir, "prog"), progId);
   faultPoint("after-pin");
   // What this resource no longer uses here: links on other interfaces, then other program versions.
   for (const other of pins.links) if (other.iface !== desired.iface) await loader.detach(on, other.pin);
   for (const other of pins.versions) if (other.dir !== dir) await t.host("rm", ["-rf", other.dir]);
 
   const now = await interfaceState(t, desired.iface);
-  if (now.program?.id !== version.progId) {
+  if (now.program?.id !== progId) {
     throw new Error(
       `attached on ${desired.iface} but the interface now shows ${now.program ? `program id ${now.program.id} "${now.program.name}"` : "no program"}`,
     );

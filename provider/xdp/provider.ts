@@ -7,11 +7,12 @@ import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import type * as pulumi from "@pulumi/pulumi";
 import { formatPath } from "../../sdk/calico/zodkit";
-import { compileXdpPolicy, encodeMaps, type MapEntry, mapsDigest } from "../../sdk/xdp/compile";
+import { compileXdpPolicy, encodeMaps, mapsDigest, type PackedMaps } from "../../sdk/xdp/compile";
 import { type Credentials, joinCredentials, separateCredentials } from "../../sdk/xdp/credentials";
 import {
   type NodeAttachment,
   nodeEndpoint,
+  policyOf,
   sshEndpoints,
   type XdpNode,
   type XdpProgramSpec,
@@ -33,10 +34,24 @@ const SPEC_KEYS = [
   "takeOver",
   "rules",
   "failsafeInbound",
+  "failsafeOutbound",
+  "networkSets",
+  "hostEndpoints",
+  "selectorScope",
   "source",
   "section",
   "concurrency",
   "force",
+] as const;
+
+/** What the filter's maps are compiled from. */
+const POLICY_KEYS = [
+  "rules",
+  "failsafeInbound",
+  "failsafeOutbound",
+  "networkSets",
+  "hostEndpoints",
+  "selectorScope",
 ] as const;
 
 type Inputs = Record<string, unknown>;
@@ -102,10 +117,10 @@ function programSourceSha256(spec: XdpProgramSpec): string {
     .digest("hex");
 }
 
-function policyMaps(spec: XdpProgramSpec): Record<string, MapEntry[]> {
-  return spec.rules === undefined
-    ? {}
-    : encodeMaps(compileXdpPolicy(spec.rules, { failsafeInbound: spec.failsafeInbound }));
+function policyMaps(spec: XdpProgramSpec): PackedMaps {
+  if (spec.rules === undefined) return {};
+  const { ingress, ...context } = policyOf(spec);
+  return encodeMaps(compileXdpPolicy(ingress, context));
 }
 
 export async function check(_olds: Inputs, news: Inputs): Promise<pulumi.dynamic.CheckResult> {
@@ -169,9 +184,9 @@ export async function diff(_id: string, olds: Outputs, news: Outputs): Promise<p
   const changed: string[] = fields.filter((f) => JSON.stringify(olds[f]) !== JSON.stringify(news[f]));
   const places = (nodes: readonly XdpNode[] | undefined) => JSON.stringify((nodes ?? []).map(placeOf).sort());
   if (places(olds.nodes) !== places(news.nodes)) changed.push("nodes");
-  if (JSON.stringify(olds.rules) !== JSON.stringify(news.rules)) changed.push("rules");
-  if (JSON.stringify(olds.failsafeInbound) !== JSON.stringify(news.failsafeInbound))
-    changed.push("failsafeInbound");
+  for (const field of POLICY_KEYS) {
+    if (JSON.stringify(olds[field]) !== JSON.stringify(news[field])) changed.push(field);
+  }
   // Drift found by refresh, or nodes that failed: the next up converges them.
   if ((olds.attachments ?? []).some((a) => a.status !== "attached" || a.drift !== undefined))
     changed.push("attachments");
@@ -254,8 +269,7 @@ async function applyAll(id: string, state: Outputs, before?: Outputs): Promise<O
   const spec = specOf(state);
   const old = before ? specOf(before) : undefined;
   const desired = await desiredFor(id, spec);
-  const previousMaps =
-    before && old ? { maps: policyMaps(old), mapsSha256: mapsDigest(policyMaps(old)) } : undefined;
+
   const appliedOn = (node: XdpNode) => {
     const known = old?.nodes.some((n) => placeOf(n) === placeOf(node));
     return known ? before?.attachments?.find((a) => a.node === node.name) : undefined;
@@ -264,9 +278,7 @@ async function applyAll(id: string, state: Outputs, before?: Outputs): Promise<O
     const applied = appliedOn(node);
     if (applied && upToDate(applied, desired, spec, old)) return applied;
     try {
-      return await withTransport(node.connection, (t) =>
-        converge(t, node, desired, previousMaps && { ...previousMaps, attachment: applied }),
-      );
+      return await withTransport(node.connection, (t) => converge(t, node, desired, { attachment: applied }));
     } catch (error) {
       return { node: node.name, status: "failed", error: (error as Error).message };
     }

@@ -1,5 +1,3 @@
-import { isIPv4, isIPv6 } from "node:net";
-
 /** An IP network in numeric form: `bits` is 32 or 128. */
 export interface IpNetwork {
   readonly version: 4 | 6;
@@ -8,40 +6,115 @@ export interface IpNetwork {
 }
 
 export function ipVersionOf(ip: string): 4 | 6 | undefined {
-  if (isIPv4(ip)) return 4;
-  if (isIPv6(ip) && !ip.includes("%")) return 6;
-  return undefined;
+  return parseIp(ip)?.version;
 }
 
 export function bitsOf(version: 4 | 6): 32 | 128 {
   return version === 4 ? 32 : 128;
 }
 
-/** Parses an IP address to its number; undefined when it is not a plain IPv4/IPv6 address. */
+/**
+ * Parses an IP address to its number; undefined when it is not a plain IPv4 or IPv6 address as Node's
+ * `net.isIP` (and Go's net.ParseIP) read them: dotted quads without leading zeros, RFC 4291 IPv6 text
+ * with at most one `::` and an optional dotted tail, no zone. Hand-written: a million-entry network set
+ * is parsed at preview.
+ */
 export function parseIp(ip: string): { version: 4 | 6; address: bigint } | undefined {
-  const version = ipVersionOf(ip);
-  if (version === 4) {
-    return { version, address: ip.split(".").reduce((acc, part) => (acc << 8n) | BigInt(Number(part)), 0n) };
+  if (ip.includes(":")) {
+    const address = parseIpv6(ip);
+    return address === undefined ? undefined : { version: 6, address };
   }
-  if (version === 6) return { version, address: parseIpv6(ip) };
-  return undefined;
+  const v4 = parseIpv4(ip, 0, ip.length);
+  return v4 === undefined ? undefined : { version: 4, address: BigInt(v4) };
 }
 
-function parseIpv6(ip: string): bigint {
-  let text = ip;
-  const tail: number[] = [];
-  const lastColon = text.lastIndexOf(":");
-  const dotted = text.slice(lastColon + 1);
-  if (dotted.includes(".")) {
-    for (const part of dotted.split(".")) tail.push(Number(part));
-    text = `${text.slice(0, lastColon + 1)}${((tail[0]! << 8) | tail[1]!).toString(16)}:${((tail[2]! << 8) | tail[3]!).toString(16)}`;
+const DIGIT_0 = 48;
+
+/** A dotted quad in text[start, end) as a 32-bit number, or undefined. */
+function parseIpv4(text: string, start: number, end: number): number | undefined {
+  let value = 0;
+  let parts = 0;
+  let i = start;
+  while (parts < 4) {
+    const partStart = i;
+    let part = 0;
+    while (i < end && i - partStart < 3) {
+      const c = text.charCodeAt(i) - DIGIT_0;
+      if (c < 0 || c > 9) break;
+      part = part * 10 + c;
+      i++;
+    }
+    const length = i - partStart;
+    if (length === 0 || part > 255 || (length > 1 && text.charCodeAt(partStart) === DIGIT_0))
+      return undefined;
+    value = value * 256 + part;
+    parts++;
+    if (parts < 4) {
+      if (i >= end || text.charCodeAt(i) !== 46) return undefined;
+      i++;
+    }
   }
-  const [head, rest] = text.includes("::") ? text.split("::") : [text, undefined];
-  const headGroups = head ? head.split(":") : [];
-  const restGroups = rest ? rest.split(":") : [];
-  const missing = 8 - headGroups.length - restGroups.length;
-  const groups = [...headGroups, ...Array<string>(rest === undefined ? 0 : missing).fill("0"), ...restGroups];
-  return groups.reduce((acc, group) => (acc << 16n) | BigInt(Number.parseInt(group, 16)), 0n);
+  return i === end ? value : undefined;
+}
+
+function hexDigit(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 97 && c <= 102) return c - 87;
+  if (c >= 65 && c <= 70) return c - 55;
+  return -1;
+}
+
+/** RFC 4291 text (groups of 1-4 hex digits, one `::`, an optional dotted tail) as a 128-bit number. */
+function parseIpv6(text: string): bigint | undefined {
+  const groups: number[] = [];
+  let gap = -1; // where `::` stands, in groups
+  let i = 0;
+  const end = text.length;
+  if (text.startsWith("::")) {
+    gap = 0;
+    i = 2;
+    if (i === end) return 0n;
+  } else if (text.charCodeAt(0) === 58) return undefined;
+  while (i < end) {
+    // A dotted tail takes the last two groups.
+    const nextColon = text.indexOf(":", i);
+    const nextDot = text.indexOf(".", i);
+    if (nextDot >= 0 && (nextColon < 0 || nextDot < nextColon)) {
+      const v4 = parseIpv4(text, i, end);
+      if (v4 === undefined) return undefined;
+      groups.push(Math.floor(v4 / 65536), v4 % 65536);
+      i = end;
+      break;
+    }
+    let group = 0;
+    let digits = 0;
+    while (i < end && digits < 5) {
+      const d = hexDigit(text.charCodeAt(i));
+      if (d < 0) break;
+      group = group * 16 + d;
+      digits++;
+      i++;
+    }
+    if (digits === 0 || digits > 4) return undefined;
+    groups.push(group);
+    if (i === end) break;
+    if (text.charCodeAt(i) !== 58) return undefined;
+    i++;
+    if (i < end && text.charCodeAt(i) === 58) {
+      if (gap >= 0) return undefined;
+      gap = groups.length;
+      i++;
+      if (i === end) break;
+    } else if (i === end) return undefined; // a trailing single colon
+  }
+  if (gap < 0 ? groups.length !== 8 : groups.length > 7) return undefined;
+  const full =
+    gap < 0
+      ? groups
+      : [...groups.slice(0, gap), ...new Array<number>(8 - groups.length).fill(0), ...groups.slice(gap)];
+  let value = 0n;
+  for (let g = 0; g < 8; g += 2) value = (value << 32n) | BigInt(full[g]! * 65536 + full[g + 1]!);
+  return value;
 }
 
 /** Canonical text of an address: dotted quad, or RFC 5952 IPv6 (lowercase, longest zero run compressed). */
@@ -70,9 +143,13 @@ export function formatIp(version: 4 | 6, address: bigint): string {
   return `${hex.slice(0, bestStart).join(":")}::${hex.slice(bestStart + bestLength).join(":")}`;
 }
 
+const MASKS = {
+  4: Array.from({ length: 33 }, (_, l) => ((1n << 32n) - 1n) ^ ((1n << BigInt(32 - l)) - 1n)),
+  6: Array.from({ length: 129 }, (_, l) => ((1n << 128n) - 1n) ^ ((1n << BigInt(128 - l)) - 1n)),
+};
+
 export function maskOf(version: 4 | 6, prefixLength: number): bigint {
-  const bits = BigInt(bitsOf(version));
-  return ((1n << bits) - 1n) ^ ((1n << (bits - BigInt(prefixLength))) - 1n);
+  return MASKS[version][prefixLength]!;
 }
 
 export type CidrParse =
@@ -105,6 +182,14 @@ export function formatCidr(network: IpNetwork): string {
 export function normalizeCidr(text: string): string | undefined {
   const parsed = parseCidr(text);
   return parsed.ok ? formatCidr(parsed.network) : undefined;
+}
+
+/**
+ * A key for an address in a Map or Set: V8 hashes a BigInt by its lowest 64 bits, so IPv6 prefixes
+ * (whose low bits are zero) would all collide; numbers and strings hash well.
+ */
+export function addressKey(version: 4 | 6, address: bigint): number | string {
+  return version === 4 ? Number(address) : address.toString(16);
 }
 
 export function containsAddress(network: IpNetwork, version: 4 | 6, address: bigint): boolean {

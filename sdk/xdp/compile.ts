@@ -1,11 +1,11 @@
 import { createHash } from "node:crypto";
-import { bitsOf, type IpNetwork, parseCidr } from "../calico/cidr";
+import { addressKey, bitsOf, type IpNetwork, parseCidr } from "../calico/cidr";
 import { type Protocol, protocolNumber } from "../calico/ports";
 import type { EntityRule } from "../calico/rule";
 import { parseOrThrow } from "../calico/zodkit";
+import { type XdpDecision, xdpDecisions } from "./decides";
 import {
   type AddrMatch,
-  addressBytes,
   addrMatch,
   CONFIG_DST_V4_EXACT,
   CONFIG_DST_V4_PREFIX,
@@ -15,18 +15,20 @@ import {
   CONFIG_SRC_V4_PREFIX,
   CONFIG_SRC_V6_EXACT,
   CONFIG_SRC_V6_PREFIX,
+  FAILSAFE_BY_SOURCE_PORT,
+  FAILSAFE_OUTBOUND_SHIFT,
   failsafeKey,
   GEN_PREFIX_BITS,
   lpmV4Key,
   lpmV6Key,
   type PolicyConfig,
   policyConfig,
-  u32Key,
   type ValueMatch,
   v4Key,
   v6Key,
   valueMatch,
 } from "./layout";
+import { resolveSelections } from "./members";
 import {
   namedPorts,
   portRanges,
@@ -52,14 +54,10 @@ export interface CompiledPolicy {
   readonly destinationPorts: ReadonlyMap<number, ValueMatch>;
   /** Keyed by `type << 8 | code`. */
   readonly icmp: ReadonlyMap<number, ValueMatch>;
-  /** Keyed by `protocol << 16 | port`, valued by failsafe entry mask. */
-  readonly failsafePorts: ReadonlyMap<number, number>;
-  /** Rules (by index) with matchers XDP leaves unknown, which, and what that means. */
-  readonly uncompiled: readonly {
-    readonly rule: number;
-    readonly matchers: readonly string[];
-    readonly reason: string;
-  }[];
+  /** Keyed by `[FAILSAFE_BY_SOURCE_PORT |] protocol << 16 | port`, valued by failsafe entry mask. */
+  readonly failsafePorts: ReadonlyMap<number, bigint>;
+  /** Per rule, which packets XDP decides and why not the others. */
+  readonly decisions: readonly XdpDecision[];
   readonly ruleCount: number;
 }
 
@@ -67,7 +65,53 @@ interface Contribution {
   network: IpNetwork;
   nets: bigint;
   notNets: bigint;
-  failsafe: number;
+  sel: bigint;
+  notSel: bigint;
+  failsafe: bigint;
+}
+
+type Change = Partial<Omit<Contribution, "network">>;
+const CHANGE_FIELDS = ["nets", "notNets", "sel", "notSel", "failsafe"] as const;
+
+/** What each address or prefix contributes, per direction and family, before nesting. */
+class AddressTables {
+  /** direction -> family -> prefix length -> address key -> contribution */
+  private readonly tables = {
+    src: {
+      4: new Map<number, Map<number | string, Contribution>>(),
+      6: new Map<number, Map<number | string, Contribution>>(),
+    },
+    dst: {
+      4: new Map<number, Map<number | string, Contribution>>(),
+      6: new Map<number, Map<number | string, Contribution>>(),
+    },
+  };
+  add(direction: "src" | "dst", network: IpNetwork, change: Change): void {
+    const byLength = this.tables[direction][network.version];
+    const table = byLength.get(network.prefixLength) ?? new Map<number | string, Contribution>();
+    byLength.set(network.prefixLength, table);
+    const key = addressKey(network.version, network.address);
+    let entry = table.get(key);
+    if (!entry) {
+      entry = { network, nets: 0n, notNets: 0n, sel: 0n, notSel: 0n, failsafe: 0n };
+      table.set(key, entry);
+    }
+    // BigInt arithmetic allocates: a million set members must not cost five new BigInts each.
+    for (const field of CHANGE_FIELDS) {
+      const bits = change[field];
+      if (bits !== undefined) entry[field] = entry[field] === 0n ? bits : entry[field] | bits;
+    }
+  }
+  addCidr(direction: "src" | "dst", cidr: string, change: Change): void {
+    const parsed = parseCidr(cidr);
+    if (!parsed.ok) throw new Error(`unparsable CIDR ${cidr} reached the compiler`);
+    this.add(direction, parsed.network, change);
+  }
+  nested(direction: "src" | "dst", family: 4 | 6): AddressEntry[] {
+    const all: Contribution[] = [];
+    for (const table of this.tables[direction][family].values()) for (const c of table.values()) all.push(c);
+    return nest(all, family);
+  }
 }
 
 class ValueTable {
@@ -83,41 +127,26 @@ class ValueTable {
   }
 }
 
+const FAILSAFE_BY_PROTOCOL = { 6: "failsafe_tcp", 17: "failsafe_udp", 132: "failsafe_sctp" } as const;
+
 /**
- * Compiles an untracked policy's ingress rules (and the failsafe ports) into the filter's map contents:
- * per packet field, a table from the field's value to the set of rules (a 64-bit mask) the value
- * satisfies, so the program evaluates every rule with one lookup per field. Matchers XDP cannot
- * evaluate compile to "unknown", and the rest of their rule still compiles.
+ * Compiles an untracked policy's ingress rules (and the failsafe ports, and the objects its selectors
+ * can match) into the filter's map contents: per packet field, a table from the field's value to the
+ * set of rules (a 64-bit mask) the value satisfies, so the program evaluates every rule with one lookup
+ * per field. A selector becomes its selected objects' addresses in the address tables. Matchers XDP
+ * cannot evaluate compile to "unknown", and the rest of their rule still compiles.
  */
 export function compileXdpPolicy(
-  rules: XdpPolicyInput["ingress"],
-  options: { readonly failsafeInbound?: XdpPolicyInput["failsafeInbound"] } = {},
+  rules: Readonly<XdpPolicyInput["ingress"]> | XdpPolicy["ingress"],
+  context: Readonly<Omit<XdpPolicyInput, "ingress">> | Omit<XdpPolicy, "ingress"> = {},
 ): CompiledPolicy {
-  const policy: XdpPolicy = parseOrThrow(
-    xdpPolicySchema,
-    { ingress: rules, failsafeInbound: options.failsafeInbound },
-    "XDP policy",
-  );
+  const policy: XdpPolicy = parseOrThrow(xdpPolicySchema, { ingress: rules, ...context }, "XDP policy");
   const config = policyConfig.zero();
-  const addresses = new Map<string, Contribution>();
-  const contribute = (
-    direction: "src" | "dst",
-    cidr: string,
-    change: Partial<Omit<Contribution, "network">>,
-  ) => {
-    const parsed = parseCidr(cidr);
-    if (!parsed.ok) throw new Error(`unparsable CIDR ${cidr} reached the compiler`);
-    const key = `${direction}/${parsed.network.version}/${parsed.network.address}/${parsed.network.prefixLength}`;
-    const entry = addresses.get(key) ?? { network: parsed.network, nets: 0n, notNets: 0n, failsafe: 0 };
-    entry.nets |= change.nets ?? 0n;
-    entry.notNets |= change.notNets ?? 0n;
-    entry.failsafe |= change.failsafe ?? 0;
-    addresses.set(key, entry);
-  };
+  const addresses = new AddressTables();
   const protocols = new ValueTable();
   const ports = { source: new ValueTable(), destination: new ValueTable() };
   const icmp = new ValueTable();
-  const uncompiled: { rule: number; matchers: string[]; reason: string }[] = [];
+  const selections = resolveSelections(policy);
 
   policy.ingress.forEach((rule, index) => {
     const bit = 1n << BigInt(index);
@@ -134,8 +163,18 @@ export function compileXdpPolicy(
       const entity: EntityRule | undefined = rule[side];
       if (entity?.nets) config[`${direction}_nets`] |= bit;
       if (entity?.notNets) config[`${direction}_not_nets`] |= bit;
-      for (const net of entity?.nets ?? []) contribute(direction, net, { nets: bit });
-      for (const net of entity?.notNets ?? []) contribute(direction, net, { notNets: bit });
+      for (const net of entity?.nets ?? []) addresses.addCidr(direction, net, { nets: bit });
+      for (const net of entity?.notNets ?? []) addresses.addCidr(direction, net, { notNets: bit });
+      const chosen = selections[index]![side];
+      for (const [selection, field, change] of [
+        [chosen.selector, `${direction}_sel`, { sel: bit }],
+        [chosen.notSelector, `${direction}_not_sel`, { notSel: bit }],
+      ] as const) {
+        if (!selection) continue;
+        config[field] |= bit;
+        for (const object of selection.objects)
+          for (const network of object.networks) addresses.add(direction, network, change);
+      }
       const prefix = (direction === "src" ? "sport" : "dport") as "sport" | "dport";
       for (const [field, negated] of [
         ["ports", false],
@@ -174,42 +213,30 @@ export function compileXdpPolicy(
           icmp.add((type << 8) | code, bit, negated);
       }
     }
-    const unknown = uncompilableMatchers(rule);
-    if (unknown.length > 0) config.uncompilable |= bit;
-    const named = (["source", "destination"] as const).flatMap((side) =>
-      (["ports", "notPorts"] as const).flatMap((field) =>
-        namedPorts(rule[side]?.[field]).map((p) => `${side}.${field} "${p}"`),
-      ),
-    );
-    const matchers = [...unknown, ...named];
-    if (matchers.length > 0) {
-      uncompiled.push({
-        rule: index,
-        matchers,
-        reason: `${matchers.join(", ")} cannot be evaluated in XDP: where the rule's other matchers hold, the packet is passed for Calico's iptables rules to decide`,
-      });
-    }
+    if (uncompilableMatchers(rule).length > 0) config.uncompilable |= bit;
   });
+  if (policy.selectorScope === "open") config.sel_open = config.rules;
 
-  const failsafePorts = new Map<number, number>();
-  policy.failsafeInbound.forEach((entry, index) => {
-    const bit = 1 << index;
-    const number = protocolNumber(entry.protocol);
-    if (entry.net === undefined) config.failsafe_any_net |= bit;
-    else contribute("src", entry.net, { failsafe: bit });
-    const byProtocol = ({ 6: "failsafe_tcp", 17: "failsafe_udp", 132: "failsafe_sctp" } as const)[
-      number as 6 | 17 | 132
-    ];
-    config[byProtocol] = (config[byProtocol] | bit) >>> 0;
-    const key = (number << 16) | entry.port;
-    failsafePorts.set(key, ((failsafePorts.get(key) ?? 0) | bit) >>> 0);
-  });
-  config.failsafe_any_net >>>= 0;
+  const failsafePorts = new Map<number, bigint>();
+  for (const [list, shift, byPort] of [
+    [policy.failsafeInbound, 0, 0],
+    [policy.failsafeOutbound, FAILSAFE_OUTBOUND_SHIFT, FAILSAFE_BY_SOURCE_PORT],
+  ] as const) {
+    list.forEach((entry, index) => {
+      const bit = 1n << BigInt(shift + index);
+      const number = protocolNumber(entry.protocol);
+      if (entry.net === undefined) config.failsafe_any_net |= bit;
+      else addresses.addCidr("src", entry.net, { failsafe: bit });
+      config[FAILSAFE_BY_PROTOCOL[number as 6 | 17 | 132]] |= bit;
+      const key = (byPort | (number << 16) | entry.port) >>> 0;
+      failsafePorts.set(key, (failsafePorts.get(key) ?? 0n) | bit);
+    });
+  }
   config.rule_count = policy.ingress.length;
 
   const tables = {
-    src: { 4: nest(addresses, "src", 4), 6: nest(addresses, "src", 6) },
-    dst: { 4: nest(addresses, "dst", 4), 6: nest(addresses, "dst", 6) },
+    src: { 4: addresses.nested("src", 4), 6: addresses.nested("src", 6) },
+    dst: { 4: addresses.nested("dst", 4), 6: addresses.nested("dst", 6) },
   };
   const flag = (entries: readonly AddressEntry[], exact: boolean, value: number) =>
     entries.some((e) => (e.network.prefixLength === bitsOf(e.network.version)) === exact) ? value : 0;
@@ -231,7 +258,7 @@ export function compileXdpPolicy(
     destinationPorts: ports.destination.entries,
     icmp: icmp.entries,
     failsafePorts,
-    uncompiled,
+    decisions: xdpDecisions(policy),
     ruleCount: policy.ingress.length,
   };
 }
@@ -247,39 +274,32 @@ function range(first: number, last: number): number[] {
  * longest match, so each entry must already answer for its enclosing prefixes too. CIDRs are either
  * nested or disjoint, so after sorting by (address, length) the enclosing prefixes form a stack.
  */
-function nest(
-  all: ReadonlyMap<string, Contribution>,
-  direction: "src" | "dst",
-  family: 4 | 6,
-): AddressEntry[] {
+function nest(contributions: Contribution[], family: 4 | 6): AddressEntry[] {
   const bits = BigInt(bitsOf(family));
-  const mine = [...all.entries()]
-    .filter(([key]) => key.startsWith(`${direction}/${family}/`))
-    .map(([, c]) => c)
-    .sort((a, b) =>
-      a.network.address === b.network.address
-        ? a.network.prefixLength - b.network.prefixLength
-        : a.network.address < b.network.address
-          ? -1
-          : 1,
-    );
-  const stack: { network: IpNetwork; match: AddrMatch }[] = [];
+  const mine = contributions.sort((a, b) =>
+    a.network.address === b.network.address
+      ? a.network.prefixLength - b.network.prefixLength
+      : a.network.address < b.network.address
+        ? -1
+        : 1,
+  );
+  const stack: Contribution[] = [];
   const contains = (outer: IpNetwork, inner: IpNetwork) =>
     outer.prefixLength <= inner.prefixLength &&
     inner.address >> (bits - BigInt(outer.prefixLength)) ===
       outer.address >> (bits - BigInt(outer.prefixLength));
-  const out: AddressEntry[] = [];
-  for (const c of mine) {
+  const out: AddressEntry[] = new Array(mine.length);
+  const or = (a: bigint, b: bigint) => (a === 0n ? b : b === 0n ? a : a | b);
+  for (const [i, c] of mine.entries()) {
     while (stack.length > 0 && !contains(stack[stack.length - 1]!.network, c.network)) stack.pop();
-    const parent = stack[stack.length - 1]?.match;
-    const match: AddrMatch = {
-      nets: (parent?.nets ?? 0n) | c.nets,
-      not_nets: (parent?.not_nets ?? 0n) | c.notNets,
-      failsafe: ((parent?.failsafe ?? 0) | c.failsafe) >>> 0,
-      reserved: 0,
+    // Merged in place: the stack holds already merged contributions.
+    const parent = stack[stack.length - 1];
+    if (parent) for (const field of CHANGE_FIELDS) c[field] = or(parent[field], c[field]);
+    stack.push(c);
+    out[i] = {
+      network: c.network,
+      match: { nets: c.nets, not_nets: c.notNets, sel: c.sel, not_sel: c.notSel, failsafe: c.failsafe },
     };
-    stack.push({ network: c.network, match });
-    out.push({ network: c.network, match });
   }
   return out;
 }
@@ -289,60 +309,134 @@ export interface MapEntry {
   readonly value: Buffer;
 }
 
-/** Pinned map name -> encoded entries of generation 0, as the loader writes them into each generation. */
-export function encodeMaps(compiled: CompiledPolicy): Record<string, MapEntry[]> {
-  const maps: Record<string, MapEntry[]> = {
-    config: [{ key: u32Key(0), value: policyConfig.encode(compiled.config) }],
+/**
+ * One map's entries, packed: `count` records of key then value, sorted by the key's bytes (memcmp), the
+ * order the loader sorts what it reads in, so a packed map and a dump of the same contents are the same
+ * bytes. Keys are generation 0's.
+ */
+export interface PackedMap {
+  readonly keySize: number;
+  readonly valueSize: number;
+  readonly count: number;
+  readonly data: Buffer;
+}
+
+export type PackedMaps = Readonly<Record<string, PackedMap>>;
+
+/** The records of a packed map, for inspection. */
+export function entriesOf(map: PackedMap | undefined): MapEntry[] {
+  if (!map) return [];
+  const size = map.keySize + map.valueSize;
+  return Array.from({ length: map.count }, (_, i) => ({
+    key: map.data.subarray(i * size, i * size + map.keySize),
+    value: map.data.subarray(i * size + map.keySize, (i + 1) * size),
+  }));
+}
+
+/** Packs records written by `write(buffer, offset, i)` for i in [0, count). */
+function pack(
+  keySize: number,
+  valueSize: number,
+  count: number,
+  write: (buffer: Buffer, at: number, i: number) => void,
+): PackedMap {
+  const data = Buffer.alloc(count * (keySize + valueSize));
+  for (let i = 0; i < count; i++) write(data, i * (keySize + valueSize), i);
+  return { keySize, valueSize, count, data };
+}
+
+/** The order memcmp gives little-endian u32 keys: by their bytes reversed. */
+const leOrder = (k: number) =>
+  (((k & 0xff) << 24) | (((k >>> 8) & 0xff) << 16) | (((k >>> 16) & 0xff) << 8) | (k >>> 24)) >>> 0;
+
+function writeAddress(buffer: Buffer, at: number, family: 4 | 6, address: bigint): void {
+  if (family === 4) buffer.writeUInt32BE(Number(address), at);
+  else {
+    buffer.writeBigUInt64BE(address >> 64n, at);
+    buffer.writeBigUInt64BE(address & 0xffff_ffff_ffff_ffffn, at + 8);
+  }
+}
+
+function writeMatch(buffer: Buffer, at: number, m: AddrMatch): void {
+  const o = addrMatch.offsets;
+  buffer.writeBigUInt64LE(m.nets, at + o.nets!);
+  buffer.writeBigUInt64LE(m.not_nets, at + o.not_nets!);
+  buffer.writeBigUInt64LE(m.sel, at + o.sel!);
+  buffer.writeBigUInt64LE(m.not_sel, at + o.not_sel!);
+  buffer.writeBigUInt64LE(m.failsafe, at + o.failsafe!);
+}
+
+function packValues(table: ReadonlyMap<number, ValueMatch>): PackedMap {
+  const keys = [...table.keys()].filter((k) => {
+    const v = table.get(k)!;
+    return v.in_list !== 0n || v.in_not_list !== 0n;
+  });
+  keys.sort((a, b) => leOrder(a) - leOrder(b));
+  return pack(4, valueMatch.size, keys.length, (b, at, i) => {
+    const v = table.get(keys[i]!)!;
+    b.writeUInt32LE(keys[i]!, at);
+    b.writeBigUInt64LE(v.in_list, at + 4 + valueMatch.offsets.in_list!);
+    b.writeBigUInt64LE(v.in_not_list, at + 4 + valueMatch.offsets.in_not_list!);
+  });
+}
+
+/** Pinned map name -> packed entries of generation 0, as the loader writes them into each generation. */
+export function encodeMaps(compiled: CompiledPolicy): PackedMaps {
+  const configValue = policyConfig.encode(compiled.config);
+  const maps: Record<string, PackedMap> = {
+    config: configValue.some((b) => b !== 0)
+      ? pack(4, policyConfig.size, 1, (b, at) => {
+          b.writeUInt32LE(0, at);
+          configValue.copy(b, at + 4);
+        })
+      : pack(4, policyConfig.size, 0, () => undefined),
   };
   for (const direction of ["src", "dst"] as const) {
     for (const family of [4, 6] as const) {
-      const bitsLength = bitsOf(family);
-      const exact: MapEntry[] = [];
-      const lpm: MapEntry[] = [];
-      for (const { network, match } of compiled.addresses[direction][family]) {
-        const addr = addressBytes(network.address, bitsLength);
-        const value = addrMatch.encode(match);
-        if (network.prefixLength === bitsLength)
-          exact.push({ key: (family === 4 ? v4Key : v6Key).encode({ gen: 0, addr }), value });
-        else {
-          const key = (family === 4 ? lpmV4Key : lpmV6Key).encode({
-            prefixlen: GEN_PREFIX_BITS + network.prefixLength,
-            gen: 0,
-            addr,
-          });
-          lpm.push({ key, value });
-        }
-      }
-      maps[`${direction}_v${family}_exact`] = exact;
-      maps[`${direction}_v${family}_lpm`] = lpm;
+      const bits = bitsOf(family);
+      const entries = compiled.addresses[direction][family];
+      // Nested entries come sorted by address: exact keys (generation, address) keep that order...
+      const exact = entries.filter((e) => e.network.prefixLength === bits);
+      // ...and LPM keys start with the prefix length, so they go by length first (a stable sort).
+      const lpm = entries
+        .filter((e) => e.network.prefixLength !== bits)
+        .sort((a, b) => a.network.prefixLength - b.network.prefixLength);
+      const exactKey = (family === 4 ? v4Key : v6Key).size;
+      const lpmKey = (family === 4 ? lpmV4Key : lpmV6Key).size;
+      maps[`${direction}_v${family}_exact`] = pack(exactKey, addrMatch.size, exact.length, (b, at, i) => {
+        writeAddress(b, at + 4, family, exact[i]!.network.address);
+        writeMatch(b, at + exactKey, exact[i]!.match);
+      });
+      maps[`${direction}_v${family}_lpm`] = pack(lpmKey, addrMatch.size, lpm.length, (b, at, i) => {
+        b.writeUInt32LE(GEN_PREFIX_BITS + lpm[i]!.network.prefixLength, at);
+        writeAddress(b, at + 8, family, lpm[i]!.network.address);
+        writeMatch(b, at + lpmKey, lpm[i]!.match);
+      });
     }
   }
-  const values = (table: ReadonlyMap<number, ValueMatch>) =>
-    [...table.entries()]
-      .sort(([a], [b]) => a - b)
-      .map(([key, v]) => ({ key: u32Key(key), value: valueMatch.encode(v) }));
-  maps.proto_match = values(compiled.protocols);
-  maps.sport_match = values(compiled.sourcePorts);
-  maps.dport_match = values(compiled.destinationPorts);
-  maps.icmp_match = values(compiled.icmp);
-  maps.failsafe_ports = [...compiled.failsafePorts.entries()]
-    .sort(([a], [b]) => a - b)
-    .map(([key, mask]) => ({ key: failsafeKey.encode({ gen: 0, proto_port: key }), value: u32Key(mask) }));
+  maps.proto_match = packValues(compiled.protocols);
+  maps.sport_match = packValues(compiled.sourcePorts);
+  maps.dport_match = packValues(compiled.destinationPorts);
+  maps.icmp_match = packValues(compiled.icmp);
+  const failsafe = [...compiled.failsafePorts.keys()].sort((a, b) => leOrder(a) - leOrder(b));
+  maps.failsafe_ports = pack(failsafeKey.size, 8, failsafe.length, (b, at, i) => {
+    b.writeUInt32LE(failsafe[i]!, at + failsafeKey.offsets.proto_port!);
+    b.writeBigUInt64LE(compiled.failsafePorts.get(failsafe[i]!)!, at + failsafeKey.size);
+  });
   return maps;
 }
 
 /**
- * A digest of map contents: equal digests mean equal filters, whatever the rule spelling. Entries are
- * sorted by key and all-zero values skipped, so the same digest comes from compiled maps and from maps
- * dumped off a node (where arrays list every index).
+ * A digest of map contents: equal digests mean equal filters, whatever the rule spelling. Packed maps
+ * are in the loader's order, so compiled maps and maps dumped off a node digest alike.
  */
-export function mapsDigest(maps: Readonly<Record<string, readonly MapEntry[]>>): string {
+export function mapsDigest(maps: PackedMaps): string {
   const hash = createHash("sha256");
   for (const name of Object.keys(maps).sort()) {
-    const lines = maps[name]!.filter((e) => e.value.some((b) => b !== 0))
-      .map((e) => `${e.key.toString("hex")}=${e.value.toString("hex")}`)
-      .sort();
-    if (lines.length) hash.update(`${name}\n${lines.join("\n")}\n`);
+    const map = maps[name]!;
+    if (map.count === 0) continue;
+    hash.update(`${name}\n${map.keySize}/${map.valueSize}/${map.count}\n`);
+    hash.update(map.data);
   }
   return hash.digest("hex");
 }

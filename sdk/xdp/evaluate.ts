@@ -2,6 +2,7 @@ import { containsAddress, parseCidr } from "../calico/cidr";
 import { type Protocol, protocolNumber } from "../calico/ports";
 import type { EntityRule, Rule } from "../calico/rule";
 import type { Reason } from "./layout";
+import { NetworkIndex, resolveSelections, type Selection, type SideSelections } from "./members";
 import type { ParsedPacket } from "./packet";
 import { namedPorts, portRanges, ruleFamily, uncompilableMatchers, type XdpPolicy } from "./policy";
 
@@ -63,8 +64,25 @@ function protocolMatcher(protocol: Protocol | undefined, negated: boolean, packe
   return negated ? !hit : hit;
 }
 
+/** Membership in what a selector selects, indexed once per selection. */
+class Members {
+  private readonly indexes = new Map<Selection, NetworkIndex>();
+  constructor(readonly open: boolean) {}
+  /** true for a member; else unknown (open scope) or false (closed scope). */
+  selects(selection: Selection, packet: IpPacket, address: bigint): Tri {
+    let index = this.indexes.get(selection);
+    if (!index) {
+      index = new NetworkIndex(selection.objects.flatMap((o) => o.networks));
+      this.indexes.set(selection, index);
+    }
+    return index.contains(packet.family, address) ? true : this.open ? undefined : false;
+  }
+}
+
 function entityMatchers(
   entity: EntityRule | undefined,
+  chosen: SideSelections,
+  members: Members,
   packet: IpPacket,
   side: "source" | "destination",
 ): Tri[] {
@@ -75,11 +93,18 @@ function entityMatchers(
     entity?.notNets === undefined ? true : !inNets(entity.notNets, packet, address),
     portMatcher(entity?.ports, false, packet, port),
     portMatcher(entity?.notPorts, true, packet, port),
+    chosen.selector ? members.selects(chosen.selector, packet, address) : true,
+    chosen.notSelector ? not(members.selects(chosen.notSelector, packet, address)) : true,
   ];
 }
 
 /** A rule's three-valued match against a packet, straight from Calico's Rule semantics. */
-export function matchRule(rule: Rule, packet: IpPacket): Tri {
+function matchRule(
+  rule: Rule,
+  chosen: { source: SideSelections; destination: SideSelections },
+  members: Members,
+  packet: IpPacket,
+): Tri {
   const family = ruleFamily(rule);
   return and([
     family === undefined || family === packet.family,
@@ -87,18 +112,23 @@ export function matchRule(rule: Rule, packet: IpPacket): Tri {
     protocolMatcher(rule.notProtocol as Protocol | undefined, true, packet),
     icmpMatcher(rule.icmp, false, packet),
     icmpMatcher(rule.notICMP, true, packet),
-    ...entityMatchers(rule.source, packet, "source"),
-    ...entityMatchers(rule.destination, packet, "destination"),
+    ...entityMatchers(rule.source, chosen.source, members, packet, "source"),
+    ...entityMatchers(rule.destination, chosen.destination, members, packet, "destination"),
     ...uncompilableMatchers(rule).map(() => undefined),
   ]);
 }
 
+/** Inbound entries by destination port, outbound ones (their replies) by source port; nets on the source. */
 function failsafeMatch(policy: XdpPolicy, packet: IpPacket): Tri {
+  const entries = [
+    ...policy.failsafeInbound.map((entry) => ({ entry, port: packet.destinationPort })),
+    ...policy.failsafeOutbound.map((entry) => ({ entry, port: packet.sourcePort })),
+  ];
   return or(
-    policy.failsafeInbound.map((entry) =>
+    entries.map(({ entry, port }) =>
       and([
         protocolMatcher(entry.protocol, false, packet),
-        portMatcher([entry.port], false, packet, packet.destinationPort),
+        portMatcher([entry.port], false, packet, port),
         entry.net === undefined ? true : inNets([entry.net], packet, packet.source),
       ]),
     ),
@@ -117,13 +147,29 @@ const decided = (reason: Reason, rule: number | null = null, logged: number[] = 
  * tables. The differential test holds the BPF program to it.
  */
 export function evaluatePolicy(policy: XdpPolicy, packet: ParsedPacket): Verdict {
+  return policyEvaluator(policy)(packet);
+}
+
+/** The evaluator for one policy, its selectors resolved once, for many packets. */
+export function policyEvaluator(policy: XdpPolicy): (packet: ParsedPacket) => Verdict {
+  const selections = resolveSelections(policy);
+  const members = new Members(policy.selectorScope === "open");
+  return (packet) => evaluateWith(policy, selections, members, packet);
+}
+
+function evaluateWith(
+  policy: XdpPolicy,
+  selections: ReturnType<typeof resolveSelections>,
+  members: Members,
+  packet: ParsedPacket,
+): Verdict {
   if (packet.kind !== "ip") return decided(packet.kind);
   const safe = failsafeMatch(policy, packet);
   if (safe === true) return decided("failsafe");
   if (safe === undefined) return decided("undecidable");
   const logged: number[] = [];
   for (const [index, rule] of policy.ingress.entries()) {
-    const match = matchRule(rule, packet);
+    const match = matchRule(rule, selections[index]!, members, packet);
     if (match === false) continue;
     if (match === undefined) return decided("undecidable", null, logged);
     if (rule.action === "Log") {

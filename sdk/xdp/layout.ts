@@ -5,9 +5,14 @@
  */
 
 export const MAX_RULES = 64;
+/** Per failsafe list (inbound, outbound). */
 export const MAX_FAILSAFE = 32;
-export const MAX_CIDRS = 100_000;
-export const MAX_ADDR_ENTRIES = 131_072;
+/** Outbound failsafe entries' bits start here in the failsafe masks. */
+export const FAILSAFE_OUTBOUND_SHIFT = 32;
+/** Failsafe keys of outbound entries, matched on the source port. */
+export const FAILSAFE_BY_SOURCE_PORT = 1 << 24;
+export const MAX_CIDRS = 1_000_000;
+export const MAX_ADDR_ENTRIES = 1_048_576;
 /** Copies of the policy in every map; packets use the one `active_gen` names (bpf/xdp_policy_shared.h). */
 export const GENERATIONS = 2;
 /** The generation's bits in front of an LPM key's address. */
@@ -145,15 +150,20 @@ export const policyConfig = struct("policy_config", [
   ["dport_not_named", u64],
   ["icmp", u64],
   ["not_icmp", u64],
+  ["src_sel", u64],
+  ["src_not_sel", u64],
+  ["dst_sel", u64],
+  ["dst_not_sel", u64],
+  ["sel_open", u64],
   ["uncompilable", u64],
   ["log", u64],
   ["allow", u64],
   ["deny", u64],
   ["pass", u64],
-  ["failsafe_any_net", u32],
-  ["failsafe_tcp", u32],
-  ["failsafe_udp", u32],
-  ["failsafe_sctp", u32],
+  ["failsafe_any_net", u64],
+  ["failsafe_tcp", u64],
+  ["failsafe_udp", u64],
+  ["failsafe_sctp", u64],
   ["flags", u32],
   ["rule_count", u32],
 ]);
@@ -162,8 +172,9 @@ export type PolicyConfig = StructValue<typeof policyConfig.fields>;
 export const addrMatch = struct("addr_match", [
   ["nets", u64],
   ["not_nets", u64],
-  ["failsafe", u32],
-  ["reserved", u32],
+  ["sel", u64],
+  ["not_sel", u64],
+  ["failsafe", u64],
 ]);
 export type AddrMatch = StructValue<typeof addrMatch.fields>;
 
@@ -225,6 +236,12 @@ export const SHARED_STRUCTS = [
 export function u32Key(value: number): Buffer {
   const buffer = Buffer.alloc(4);
   buffer.writeUInt32LE(value >>> 0);
+  return buffer;
+}
+
+export function u64Value(value: bigint): Buffer {
+  const buffer = Buffer.alloc(8);
+  buffer.writeBigUInt64LE(BigInt.asUintN(64, value));
   return buffer;
 }
 

@@ -49,11 +49,15 @@ export function parsePacket(frame: Uint8Array): ParsedPacket {
   return { kind: "non-ip" };
 }
 
+/** Bytes past the IP total or payload length are padding: parsing stops at `limit`. */
 function parseIpv4(view: Buffer, pos: number): ParsedPacket {
   if (pos + 20 > view.length) return { kind: "malformed" };
   const version = view[pos]! >> 4;
   const ihl = view[pos]! & 0xf;
   if (version !== 4 || ihl < 5 || pos + ihl * 4 > view.length) return { kind: "malformed" };
+  const total = view.readUInt16BE(pos + 2);
+  if (total < ihl * 4 || pos + total > view.length) return { kind: "malformed" };
+  const limit = pos + total;
   const protocol = view[pos + 9]!;
   const nonFirstFragment = (view.readUInt16BE(pos + 6) & 0x1fff) !== 0;
   const base = {
@@ -64,12 +68,14 @@ function parseIpv4(view: Buffer, pos: number): ParsedPacket {
     protocol,
     nonFirstFragment,
   };
-  return { ...base, ...parseL4(view, pos + ihl * 4, 4, protocol, nonFirstFragment) };
+  return { ...base, ...parseL4(view, pos + ihl * 4, limit, 4, protocol, nonFirstFragment) };
 }
 
 function parseIpv6(view: Buffer, start: number): ParsedPacket {
   if (start + 40 > view.length) return { kind: "malformed" };
   if (view[start]! >> 4 !== 6) return { kind: "malformed" };
+  const limit = start + 40 + view.readUInt16BE(start + 4);
+  if (limit > view.length) return { kind: "malformed" };
   const base = {
     kind: "ip" as const,
     family: 6 as const,
@@ -80,26 +86,33 @@ function parseIpv6(view: Buffer, start: number): ParsedPacket {
   let next = view[start + 6]!;
   let pos = start + 40;
   for (let i = 0; i < IPV6_EXT_MAX && IPV6_EXT.includes(next); i++) {
-    if (pos + 8 > view.length) return unknown;
+    if (pos + 8 > limit) return unknown;
     if (next === 44 && (view.readUInt16BE(pos + 2) & 0xfff8) !== 0) {
       return { ...base, protocol: view[pos]!, nonFirstFragment: true, l4: "unknown" };
     }
     const length = next === 44 ? 8 : next === 51 ? (view[pos + 1]! + 2) * 4 : (view[pos + 1]! + 1) * 8;
-    if (pos + length > view.length) return unknown;
+    if (pos + length > limit) return unknown;
     next = view[pos]!;
     pos += length;
   }
   if (IPV6_EXT.includes(next)) return unknown;
-  return { ...base, protocol: next, nonFirstFragment: false, ...parseL4(view, pos, 6, next, false) };
+  return { ...base, protocol: next, nonFirstFragment: false, ...parseL4(view, pos, limit, 6, next, false) };
 }
 
-function parseL4(view: Buffer, pos: number, family: 4 | 6, protocol: number, nonFirstFragment: boolean) {
+/** Ports need their 4 bytes (what iptables' multiport reads), ICMP type and code the 8-byte header. */
+function parseL4(
+  view: Buffer,
+  pos: number,
+  limit: number,
+  family: 4 | 6,
+  protocol: number,
+  nonFirstFragment: boolean,
+) {
   if (nonFirstFragment) return { l4: "unknown" as const };
   const isIcmp = (family === 4 && protocol === 1) || (family === 6 && protocol === 58);
-  const need =
-    protocol === 6 ? 20 : protocol === 17 || protocol === 136 ? 8 : protocol === 132 ? 12 : isIcmp ? 8 : 0;
+  const need = [6, 17, 132, 136].includes(protocol) ? 4 : isIcmp ? 8 : 0;
   if (need === 0) return { l4: "none" as const };
-  if (pos + need > view.length) return { l4: "unknown" as const };
+  if (pos + need > limit) return { l4: "unknown" as const };
   if (isIcmp) return { l4: "icmp" as const, icmpType: view[pos]!, icmpCode: view[pos + 1]! };
   return {
     l4: "ports" as const,
@@ -131,7 +144,13 @@ export interface PacketSpec {
   readonly icmpCode?: number;
   /** Bytes after the L4 header (or after the IP header for protocols without one we build). */
   readonly payload?: number;
-  /** Cut the frame to this many bytes. */
+  /** Keep only the first bytes of the L4 header; the IP lengths count only those. */
+  readonly l4Bytes?: number;
+  /** The IPv4 total length or IPv6 payload length to write instead of the true one. */
+  readonly ipLength?: number;
+  /** Bytes after the IP packet, outside its length (Ethernet padding). */
+  readonly padding?: number;
+  /** Cut the frame to this many bytes (the IP lengths still count what was cut). */
   readonly truncate?: number;
 }
 
@@ -144,14 +163,15 @@ function ipBytes(text: string, family: 4 | 6): Buffer {
 export function buildPacket(spec: PacketSpec): Buffer {
   const family = spec.family ?? 4;
   const protocol = spec.protocol ?? 6;
-  const l4 = l4Header(spec, family, protocol);
+  const header = l4Header(spec, family, protocol);
+  const l4 = header.subarray(0, spec.l4Bytes ?? header.length);
   const payload = Buffer.alloc(spec.payload ?? 0, 0xab);
   let ip: Buffer;
   if (family === 4) {
     const ihl = spec.ihl ?? 5;
     ip = Buffer.alloc(Math.max(20, ihl * 4));
     ip[0] = (4 << 4) | ihl;
-    ip.writeUInt16BE(Math.max(20, ihl * 4) + l4.length + payload.length, 2);
+    ip.writeUInt16BE(spec.ipLength ?? Math.max(20, ihl * 4) + l4.length + payload.length, 2);
     ip.writeUInt16BE((spec.fragmentOffset ?? 0) & 0x1fff, 6);
     ip[8] = 64;
     ip[9] = protocol;
@@ -175,7 +195,7 @@ export function buildPacket(spec: PacketSpec): Buffer {
     ipBytes(spec.source ?? "fd00::1", 6).copy(fixed, 8);
     ipBytes(spec.destination ?? "fd00::2", 6).copy(fixed, 24);
     ip = Buffer.concat([fixed, ...extBytes]);
-    fixed.writeUInt16BE(ip.length - 40 + l4.length + payload.length, 4);
+    ip.writeUInt16BE(spec.ipLength ?? ip.length - 40 + l4.length + payload.length, 4);
   }
   const tags = (spec.vlans ?? []).map((_, i) => {
     const tag = Buffer.alloc(4);
@@ -190,7 +210,7 @@ export function buildPacket(spec: PacketSpec): Buffer {
   const types = [...(spec.vlans ?? []), etherType];
   eth.writeUInt16BE(types[0]!, 12);
   for (const [i, tag] of tags.entries()) tag.writeUInt16BE(types[i + 1]!, 2);
-  const frame = Buffer.concat([eth, ...tags, ip, l4, payload]);
+  const frame = Buffer.concat([eth, ...tags, ip, l4, payload, Buffer.alloc(spec.padding ?? 0)]);
   return spec.truncate === undefined ? frame : frame.subarray(0, spec.truncate);
 }
 

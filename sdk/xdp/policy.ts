@@ -1,23 +1,67 @@
 import { z } from "zod";
 import { parseCidr } from "../calico/cidr";
-import { type Protocol, protocolNumber } from "../calico/ports";
-import { DEFAULT_FAILSAFE_INBOUND, type ProtoPort, protoPortSchema } from "../calico/resources";
+import {
+  DEFAULT_FAILSAFE_INBOUND,
+  DEFAULT_FAILSAFE_OUTBOUND,
+  ipAddressSchema,
+  labelsSchema,
+  networkSetNetSchema,
+  type ProtoPort,
+  protoPortSchema,
+  resourceNameSchema,
+} from "../calico/resources";
 import { type EntityRule, ingressRuleSchema, type Rule } from "../calico/rule";
-import { strictObject } from "../calico/zodkit";
+import { exactEnum, strictObject } from "../calico/zodkit";
 import { MAX_CIDRS, MAX_FAILSAFE, MAX_RULES } from "./layout";
+import { memberCount, resolvesSelectors } from "./members";
 
-/** What the XDP filter enforces: an untracked policy's ingress rules plus the failsafe inbound ports. */
+/** A GlobalNetworkSet as a selector sees it: its labels, and the addresses it holds. */
+export const xdpNetworkSetSchema = strictObject({
+  /** The set's Calico name. */
+  name: resourceNameSchema,
+  /** @default - none */
+  labels: labelsSchema.default({}),
+  /** IP addresses and CIDRs (host bits allowed), as in the GlobalNetworkSet. */
+  nets: z.array(networkSetNetSchema),
+});
+export type XdpNetworkSet = z.output<typeof xdpNetworkSetSchema>;
+
+/** A HostEndpoint as a selector sees it: its labels, and the addresses Felix puts in IP sets for it. */
+export const xdpHostEndpointSchema = strictObject({
+  /** The endpoint's Calico name. */
+  name: resourceNameSchema,
+  /** @default - none */
+  labels: labelsSchema.default({}),
+  /** @default - none: the endpoint has no address a selector could match here */
+  expectedIPs: z.array(ipAddressSchema).default([]),
+});
+export type XdpHostEndpoint = z.output<typeof xdpHostEndpointSchema>;
+
+export const SELECTOR_SCOPES = ["open", "closed"] as const;
+
+/**
+ * What the XDP filter enforces: an untracked policy's ingress rules, the failsafe ports, and the objects
+ * its selectors can match.
+ */
 export interface XdpPolicy {
   readonly ingress: readonly Rule[];
   readonly failsafeInbound: readonly ProtoPort[];
+  readonly failsafeOutbound: readonly ProtoPort[];
+  readonly networkSets: readonly XdpNetworkSet[];
+  readonly hostEndpoints: readonly XdpHostEndpoint[];
+  readonly selectorScope: (typeof SELECTOR_SCOPES)[number];
 }
 
-/** Every CIDR the compiled policy stores (nets, notNets and failsafe nets). */
+/**
+ * Every address entry the compiled policy stores: nets, notNets, failsafe nets, and the members of each
+ * side's selectors (a set counts once per side, however many rules select it).
+ */
 export function cidrCount(policy: XdpPolicy): number {
   const entity = (e: EntityRule | undefined) => (e?.nets?.length ?? 0) + (e?.notNets?.length ?? 0);
   return (
     policy.ingress.reduce((n, rule) => n + entity(rule.source) + entity(rule.destination), 0) +
-    policy.failsafeInbound.filter((f) => f.net !== undefined).length
+    [...policy.failsafeInbound, ...policy.failsafeOutbound].filter((f) => f.net !== undefined).length +
+    memberCount(policy)
   );
 }
 
@@ -34,29 +78,55 @@ export const xdpPolicySchema = strictObject({
     .array(protoPortSchema)
     .max(MAX_FAILSAFE, `has more than ${MAX_FAILSAFE} entries: the XDP filter holds at most ${MAX_FAILSAFE}`)
     .default([...DEFAULT_FAILSAFE_INBOUND]),
+  /**
+   * Failsafe outbound ports: inbound packets from these source ports (replies to the host's own DNS,
+   * DHCP, BGP, etcd and API-server traffic) are always passed, as Felix's raw failsafe chain does.
+   * @default - Calico's defaults (udp 53, udp 67, tcp 179, tcp 2379, tcp 2380, tcp 5473, tcp 6443, tcp 6666, tcp 6667)
+   */
+  failsafeOutbound: z
+    .array(protoPortSchema)
+    .max(MAX_FAILSAFE, `has more than ${MAX_FAILSAFE} entries: the XDP filter holds at most ${MAX_FAILSAFE}`)
+    .default([...DEFAULT_FAILSAFE_OUTBOUND]),
+  /**
+   * GlobalNetworkSets the rules' selectors can match: a selector is true for the addresses in a set
+   * whose labels it matches.
+   * @default - none
+   */
+  networkSets: z.array(xdpNetworkSetSchema).default([]),
+  /**
+   * HostEndpoints the rules' selectors can match: a selector is true for the expectedIPs of an
+   * endpoint whose labels it matches.
+   * @default - none
+   */
+  hostEndpoints: z.array(xdpHostEndpointSchema).default([]),
+  /**
+   * What a selector is for an address of no given object: `open`, unknown (other objects in the
+   * cluster may match, so the packet goes on to Calico's rules); `closed`, false (these are all the
+   * objects the selectors can match).
+   * @default - "open"
+   */
+  selectorScope: exactEnum(SELECTOR_SCOPES, "a selector scope").default("open"),
 }).superRefine((policy, ctx) => {
   const count = cidrCount(policy);
   if (count > MAX_CIDRS) {
     ctx.addIssue({
       code: "custom",
       path: ["ingress"],
-      message: `holds ${count} CIDRs: the XDP filter holds at most ${MAX_CIDRS} per policy (move large lists into fewer, wider prefixes)`,
+      message: `holds ${count} addresses and CIDRs (rules' nets, failsafe nets and selected sets' members): the XDP filter holds at most ${MAX_CIDRS} per policy (move large lists into fewer, wider prefixes)`,
     });
   }
 });
 export type XdpPolicyInput = z.input<typeof xdpPolicySchema>;
 
 /**
- * The IP family a rule applies to, as Calico renders it: explicit ipVersion, else implied by ICMP /
- * ICMPv6, else by its CIDRs; undefined for both.
+ * The IP family a rule applies to, as Felix renders it: explicit ipVersion, else implied by the
+ * protocol names ICMP / ICMPv6 (a number, even 1 or 58, applies to both), else by its CIDRs;
+ * undefined for both. Selectors apply to both families.
  */
 export function ruleFamily(rule: Rule): 4 | 6 | undefined {
   if (rule.ipVersion !== undefined) return rule.ipVersion;
-  if (rule.protocol !== undefined) {
-    const number = protocolNumber(rule.protocol as Protocol);
-    if (number === 1) return 4;
-    if (number === 58) return 6;
-  }
+  if (rule.protocol === "ICMP") return 4;
+  if (rule.protocol === "ICMPv6") return 6;
   for (const entity of [rule.source, rule.destination]) {
     for (const net of [...(entity?.nets ?? []), ...(entity?.notNets ?? [])]) {
       const parsed = parseCidr(net);
@@ -66,21 +136,20 @@ export function ruleFamily(rule: Rule): 4 | 6 | undefined {
   return undefined;
 }
 
-const UNCOMPILABLE_ENTITY_FIELDS = [
-  "selector",
-  "notSelector",
-  "namespaceSelector",
-  "serviceAccounts",
-  "services",
-] as const;
+const UNCOMPILABLE_ENTITY_FIELDS = ["namespaceSelector", "serviceAccounts", "services"] as const;
 
-/** Matchers XDP cannot evaluate (always unknown), as field paths. Named ports are partly evaluable. */
+/**
+ * Matchers XDP cannot evaluate (always unknown), as field paths. Named ports are partly evaluable;
+ * selectors are resolved over the given network sets and host endpoints.
+ */
 export function uncompilableMatchers(rule: Rule): string[] {
-  return (["source", "destination"] as const).flatMap((side) =>
-    UNCOMPILABLE_ENTITY_FIELDS.filter((field) => rule[side]?.[field] !== undefined).map(
-      (field) => `${side}.${field}`,
-    ),
-  );
+  return (["source", "destination"] as const).flatMap((side) => {
+    const entity = rule[side];
+    const selectors = resolvesSelectors(entity) ? [] : (["selector", "notSelector"] as const);
+    return [...UNCOMPILABLE_ENTITY_FIELDS, ...selectors]
+      .filter((field) => entity?.[field] !== undefined)
+      .map((field) => `${side}.${field}`);
+  });
 }
 
 /** Named ports in a ports list: they make a non-matching numeric list unknown instead of false. */

@@ -3,7 +3,7 @@ import { z } from "zod";
 import { INTERFACE_NAME, resourceNameProblem } from "../calico/names";
 import { checkedString, exactEnum, strictObject } from "../calico/zodkit";
 import { MAX_CIDRS } from "./layout";
-import { cidrCount, xdpPolicySchema } from "./policy";
+import { cidrCount, type XdpPolicy, xdpPolicySchema } from "./policy";
 
 /** Network namespace names as `ip netns` creates them under /run/netns. */
 const NETNS_NAME = /^[a-zA-Z0-9_.-]{1,64}$/;
@@ -210,7 +210,7 @@ export const xdpProgramArgsSchema = strictObject({
   takeOver: z.boolean().default(false),
   /**
    * The untracked policy's ingress rules (Calico's Rule shape), compiled into the filter's maps; at most
-   * 64 rules and 100,000 CIDRs. Give this or `source`.
+   * 64 rules and 1,000,000 addresses and CIDRs (with the selected sets' members). Give this or `source`.
    */
   rules: xdpPolicySchema.shape.ingress.optional(),
   /**
@@ -218,6 +218,28 @@ export const xdpProgramArgsSchema = strictObject({
    * @default - Calico's defaults (tcp 22, udp 68, tcp 179, tcp 2379, tcp 2380, tcp 5473, tcp 6443, tcp 6666, tcp 6667)
    */
   failsafeInbound: xdpPolicySchema.shape.failsafeInbound,
+  /**
+   * Failsafe outbound ports: inbound packets from these source ports (the replies) are always passed.
+   * @default - Calico's defaults (udp 53, udp 67, tcp 179, tcp 2379, tcp 2380, tcp 5473, tcp 6443, tcp 6666, tcp 6667)
+   */
+  failsafeOutbound: xdpPolicySchema.shape.failsafeOutbound,
+  /**
+   * GlobalNetworkSets the rules' selectors can match (`{ name, labels, nets }`): a set's members are
+   * decided in XDP. Changing a set's nets rewrites the maps only.
+   * @default - none
+   */
+  networkSets: xdpPolicySchema.shape.networkSets,
+  /**
+   * HostEndpoints the rules' selectors can match (`{ name, labels, expectedIPs }`).
+   * @default - none
+   */
+  hostEndpoints: xdpPolicySchema.shape.hostEndpoints,
+  /**
+   * `open`: an address of no given object is unknown to a selector, and Calico decides its packets;
+   * `closed`: the given objects are all the selectors can match.
+   * @default - "open"
+   */
+  selectorScope: xdpPolicySchema.shape.selectorScope,
   /** Path to your own XDP C source, built with the same clang flags; instead of `policy`. */
   source: checkedString((v) =>
     v.startsWith("/") && !v.includes("\0") ? undefined : "must be an absolute path",
@@ -248,12 +270,12 @@ export const xdpProgramArgsSchema = strictObject({
       message: "give exactly one of rules (the policy filter) or source (your own program)",
     });
   }
-  const cidrs = cidrCount({ ingress: args.rules ?? [], failsafeInbound: args.failsafeInbound });
+  const cidrs = cidrCount(policyOf(args));
   if (cidrs > MAX_CIDRS) {
     ctx.addIssue({
       code: "custom",
       path: ["rules"],
-      message: `holds ${cidrs} CIDRs: the XDP filter holds at most ${MAX_CIDRS} per policy`,
+      message: `holds ${cidrs} addresses and CIDRs (rules' nets, failsafe nets and selected sets' members): the XDP filter holds at most ${MAX_CIDRS} per policy`,
     });
   }
   if (args.section !== undefined && args.source === undefined) {
@@ -261,6 +283,22 @@ export const xdpProgramArgsSchema = strictObject({
   }
 });
 export type XdpProgramArgsInput = z.input<typeof xdpProgramArgsSchema>;
+
+/** The XDP policy an XdpProgram's args describe (rules empty for a custom source). */
+export function policyOf(
+  args: {
+    readonly rules?: XdpPolicy["ingress"] | undefined;
+  } & Omit<XdpPolicy, "ingress">,
+): XdpPolicy {
+  return {
+    ingress: args.rules ?? [],
+    failsafeInbound: args.failsafeInbound,
+    failsafeOutbound: args.failsafeOutbound,
+    networkSets: args.networkSets,
+    hostEndpoints: args.hostEndpoints,
+    selectorScope: args.selectorScope,
+  };
+}
 export type XdpProgramSpec = z.output<typeof xdpProgramArgsSchema>;
 
 /** What one node reports after create, update or refresh. */

@@ -55,3 +55,49 @@ describe("CIDR normalisation", () => {
     },
   );
 });
+
+describe("the address parser reads what Node's net.isIP accepts, and nothing else", () => {
+  const { isIP } = require("node:net") as typeof import("node:net");
+  const text = fc.oneof(
+    v4,
+    v6,
+    // Compressed IPv6 and dotted tails.
+    fc
+      .tuple(fc.array(fc.nat(0xffff), { maxLength: 7 }), fc.nat(7), fc.option(v4, { nil: undefined }))
+      .map(([groups, at, tail]) => {
+        const hex = groups.map((g) => g.toString(16));
+        const cut = Math.min(at, hex.length);
+        return `${hex.slice(0, cut).join(":")}::${hex.slice(cut).join(":")}${tail ? `${hex.length > cut ? ":" : ""}${tail}` : ""}`;
+      }),
+    // Near misses: characters from both grammars, in any order.
+    fc.stringMatching(/^[0-9a-fA-F:.]{0,45}$/),
+    fc.constantFrom(
+      "01.2.3.4",
+      "1.2.3",
+      "1.2.3.4.5",
+      "256.1.1.1",
+      "::1%eth0",
+      ":::",
+      "1::2::3",
+      "1:2:3:4:5:6:7:8:9",
+      "::ffff:1.2.3.4",
+      "1:2:3:4:5:6:1.2.3.4",
+      "",
+      " 1.2.3.4",
+    ),
+  );
+  it("PROPERTY same verdict as isIP, and the address formats back to what isIP normalises to", () => {
+    fc.assert(
+      fc.property(text, (candidate) => {
+        const version = isIP(candidate);
+        const parsed = parseIp(candidate);
+        expect(parsed?.version ?? 0, candidate).toBe(version === 6 && candidate.includes("%") ? 0 : version);
+        if (parsed) {
+          const back = formatIp(parsed.version, parsed.address);
+          expect(parseIp(back)).toEqual(parsed);
+        }
+      }),
+      { numRuns: 20_000 },
+    );
+  });
+});

@@ -71,11 +71,7 @@ describe.skipIf(skip)("atomic swap under a steady packet stream", () => {
     const ids = new Set<number>([attachment.programId!]);
     try {
       for (let i = 1; i <= SWAPS; i++) {
-        attachment = await converge(transport, node, desired(i), {
-          attachment,
-          maps,
-          mapsSha256: mapsDigest(maps),
-        });
+        attachment = await converge(transport, node, desired(i), { attachment });
         ids.add(attachment.programId!);
       }
     } finally {

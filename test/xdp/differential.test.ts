@@ -22,6 +22,31 @@ const ADDRESSES = {
   6: ["fd00:1::7", "fd00:1::8", "fd00:2::1", "fe80::1"],
 };
 const PORTS = [22, 53, 68, 80, 1024, 6379, 6380, 2379];
+// Selectors and the labels of the objects they may select; set members overlap ADDRESSES.
+const SELECTORS = [
+  "role == 'x'",
+  "role == 'partner'",
+  "has(deny)",
+  "deny == 'true' && role != 'partner'",
+  "role in {'db', 'x'}",
+  "all()",
+];
+const LABELS: Record<string, string>[] = [
+  { role: "partner" },
+  { role: "db" },
+  { deny: "true" },
+  { deny: "true", role: "partner" },
+  {},
+];
+const SET_NETS = [
+  "198.18.1.0/24",
+  "198.18.1.7",
+  "198.19.3.3",
+  "198.18.200.9/16",
+  "fd00:1::/32",
+  "fd00:2::1",
+  "fe80::/10",
+];
 const PROTOCOLS = [6, 17, 132, 136, 1, 58, 47];
 
 const port = fc.oneof(
@@ -39,7 +64,8 @@ const entity = (family: 4 | 6) =>
       }),
       ports: fc.uniqueArray(port, { minLength: 1, maxLength: 3 }),
       notPorts: fc.uniqueArray(port, { minLength: 1, maxLength: 2 }),
-      selector: fc.constant("role == 'x'"),
+      selector: fc.constantFrom(...SELECTORS),
+      notSelector: fc.constantFrom(...SELECTORS),
     },
     { requiredKeys: [] },
   );
@@ -66,6 +92,28 @@ const rule = fc
   )
   .filter((r) => ingressRuleSchema.safeParse(JSON.parse(JSON.stringify(r))).success);
 
+/** Rules where a selector is (nearly) all there is, so it decides; now and then beside a namespaceSelector. */
+const selectorRule = fc.record(
+  {
+    action: fc.constantFrom("Allow", "Deny", "Deny", "Log", "Pass"),
+    protocol: fc.constantFrom("TCP", "UDP"),
+    source: fc
+      .tuple(
+        fc.record(
+          { selector: fc.constantFrom(...SELECTORS), notSelector: fc.constantFrom(...SELECTORS) },
+          { requiredKeys: [] },
+        ),
+        fc.option(fc.constantFrom("all()", "global()"), { freq: 5, nil: undefined }),
+      )
+      .map(([side, namespaceSelector]) => (namespaceSelector ? { ...side, namespaceSelector } : side)),
+    destination: fc.record(
+      { selector: fc.constantFrom(...SELECTORS), notSelector: fc.constantFrom(...SELECTORS) },
+      { requiredKeys: [] },
+    ),
+  },
+  { requiredKeys: ["action"] },
+);
+
 const failsafe = fc.uniqueArray(
   fc.record(
     {
@@ -78,7 +126,25 @@ const failsafe = fc.uniqueArray(
   { maxLength: 4, selector: (e) => `${e.protocol}/${e.port}/${e.net}` },
 );
 
-const policy = fc.record({ ingress: fc.array(rule, { maxLength: 8 }), failsafeInbound: failsafe });
+const networkSet = fc.record({
+  name: fc.constantFrom("a", "b", "c"),
+  labels: fc.constantFrom(...LABELS),
+  nets: fc.uniqueArray(fc.constantFrom(...SET_NETS), { maxLength: 4 }),
+});
+const hostEndpoint = fc.record({
+  name: fc.constantFrom("hep-1", "hep-2"),
+  labels: fc.constantFrom(...LABELS),
+  expectedIPs: fc.uniqueArray(fc.constantFrom(...ADDRESSES[4], ...ADDRESSES[6]), { maxLength: 2 }),
+});
+
+const policy = fc.record({
+  ingress: fc.array(fc.oneof(rule, selectorRule), { maxLength: 8 }),
+  failsafeInbound: failsafe,
+  failsafeOutbound: failsafe,
+  networkSets: fc.array(networkSet, { maxLength: 3 }),
+  hostEndpoints: fc.array(hostEndpoint, { maxLength: 2 }),
+  selectorScope: fc.constantFrom("open", "closed"),
+});
 
 const packet: fc.Arbitrary<PacketSpec> = fc.constantFrom(4 as const, 6 as const).chain((family) =>
   fc.record(
@@ -103,6 +169,9 @@ const packet: fc.Arbitrary<PacketSpec> = fc.constantFrom(4 as const, 6 as const)
               { maxLength: 5 },
             )
           : fc.constant([]),
+      l4Bytes: fc.option(fc.integer({ min: 0, max: 12 }), { freq: 6, nil: undefined }),
+      padding: fc.option(fc.integer({ min: 1, max: 24 }), { freq: 6, nil: undefined }),
+      ipLength: fc.option(fc.integer({ min: 0, max: 120 }), { freq: 12, nil: undefined }),
       truncate: fc.option(fc.integer({ min: 14, max: 90 }), { freq: 8, nil: undefined }),
     },
     { requiredKeys: ["family", "source", "destination", "protocol"] },

@@ -77,9 +77,26 @@ const everyMatcher: XdpPolicyInput = {
     { protocol: "UDP", port: 68 },
     { protocol: "TCP", port: 2222, net: "198.18.5.0/24" },
   ],
+  failsafeOutbound: [],
 };
 
 const redis = { protocol: TCP, destinationPort: 6379 };
+
+/** The objects the selector groups' rules can select. */
+const SELECTABLE: Pick<XdpPolicyInput, "networkSets" | "hostEndpoints"> = {
+  networkSets: [
+    {
+      name: "dos-deny-list",
+      labels: { "dos-deny-list": "true" },
+      nets: ["198.18.100.0/24", "198.18.101.7", "198.18.102.9/24", "fd00:100::/48"],
+    },
+    { name: "partners", labels: { role: "partner" }, nets: ["198.18.200.0/24", "fd00:200::7"] },
+  ],
+  hostEndpoints: [
+    { name: "db-1-eth0", labels: { role: "db" }, expectedIPs: ["198.18.30.1", "fd00:30::1"] },
+    { name: "no-ips-eth0", labels: { role: "db" } },
+  ],
+};
 
 export const FIXTURE_GROUPS: readonly FixtureGroup[] = [
   {
@@ -159,14 +176,49 @@ export const FIXTURE_GROUPS: readonly FixtureGroup[] = [
         ...pass("undecidable"),
       },
       {
-        name: "short TCP header: failsafe undecidable",
-        packet: { ...redis, truncate: 14 + 20 + 10 },
+        name: "TCP header of 3 bytes: its ports are unknown, so the failsafe check is undecidable",
+        packet: { ...redis, l4Bytes: 3 },
         ...pass("undecidable"),
       },
       {
-        name: "short UDP header: failsafe undecidable",
-        packet: { protocol: UDP, truncate: 14 + 20 + 4 },
+        name: "TCP header of 10 bytes: its ports are known, as iptables reads 4 bytes",
+        packet: { ...redis, l4Bytes: 10 },
+        ...drop(2),
+      },
+      {
+        name: "UDP header of 4 bytes: ports known",
+        packet: { protocol: UDP, destinationPort: 1200, l4Bytes: 4 },
+        ...drop(4),
+      },
+      {
+        name: "UDP header of 3 bytes completed by Ethernet padding: the padding is not the packet",
+        packet: { protocol: UDP, destinationPort: 1200, l4Bytes: 3, padding: 12 },
         ...pass("undecidable"),
+      },
+      {
+        name: "ICMP header of 7 bytes: type and code unknown",
+        packet: { protocol: ICMP, icmpType: 8, l4Bytes: 7 },
+        ...pass("undecidable"),
+      },
+      {
+        name: "IPv4 total length past the frame: the kernel drops it before Calico",
+        packet: { ...redis, ipLength: 200 },
+        ...pass("malformed"),
+      },
+      {
+        name: "IPv4 total length below its header",
+        packet: { ...redis, ipLength: 16 },
+        ...pass("malformed"),
+      },
+      {
+        name: "IPv6 payload length past the frame",
+        packet: { family: 6, ...redis, ipLength: 400 },
+        ...pass("malformed"),
+      },
+      {
+        name: "IPv4 frame with Ethernet padding after the packet",
+        packet: { ...redis, padding: 20 },
+        ...drop(2),
       },
       {
         name: "failsafe TCP 22",
@@ -239,8 +291,14 @@ export const FIXTURE_GROUPS: readonly FixtureGroup[] = [
         ...pass("undecidable"),
       },
       {
-        name: "IPv6 truncated extension header",
-        packet: { family: 6, ...redis, extensions: [{ type: 60, length: 24 }], truncate: 14 + 40 + 16 },
+        name: "IPv6 extension header longer than the payload",
+        packet: {
+          family: 6,
+          ...redis,
+          extensions: [{ type: 60, length: 24 }],
+          ipLength: 16,
+          truncate: 14 + 40 + 16,
+        },
         ...pass("undecidable"),
       },
       {
@@ -275,6 +333,7 @@ export const FIXTURE_GROUPS: readonly FixtureGroup[] = [
         { action: "Deny", source: { nets: ["fd00:1::7/128", "fd00:2::/32"] } },
       ],
       failsafeInbound: [],
+      failsafeOutbound: [],
     },
     fixtures: [
       {
@@ -301,7 +360,7 @@ export const FIXTURE_GROUPS: readonly FixtureGroup[] = [
   },
   {
     name: "no failsafe ports",
-    policy: { ingress: [{ action: "Deny" }], failsafeInbound: [] },
+    policy: { ingress: [{ action: "Deny" }], failsafeInbound: [], failsafeOutbound: [] },
     fixtures: [
       {
         name: "non-first TCP fragment is denied when no failsafe entry could match",
@@ -319,4 +378,263 @@ export const FIXTURE_GROUPS: readonly FixtureGroup[] = [
       { name: "failsafe still first", packet: { protocol: UDP, destinationPort: 68 }, ...pass("failsafe") },
     ],
   },
+  {
+    name: "outbound failsafe: replies to the host's own DNS, DHCP and BGP",
+    policy: {
+      ingress: [{ action: "Deny" }],
+      failsafeInbound: [],
+      failsafeOutbound: [
+        { protocol: "UDP", port: 53 },
+        { protocol: "UDP", port: 67 },
+        { protocol: "TCP", port: 179 },
+        { protocol: "TCP", port: 6443, net: "198.18.64.0/24" },
+      ],
+    },
+    fixtures: [
+      {
+        name: "a DNS reply",
+        packet: { protocol: UDP, sourcePort: 53, destinationPort: 41000 },
+        ...pass("failsafe"),
+      },
+      {
+        name: "a DHCP reply",
+        packet: { protocol: UDP, sourcePort: 67, destinationPort: 68 },
+        ...pass("failsafe"),
+      },
+      {
+        name: "a BGP reply",
+        packet: { protocol: TCP, sourcePort: 179, destinationPort: 50000 },
+        ...pass("failsafe"),
+      },
+      { name: "UDP from port 54", packet: { protocol: UDP, sourcePort: 54 }, ...drop(0) },
+      { name: "TCP from port 53: another protocol", packet: { protocol: TCP, sourcePort: 53 }, ...drop(0) },
+      {
+        name: "UDP to port 53: not a reply",
+        packet: { protocol: UDP, sourcePort: 40000, destinationPort: 53 },
+        ...drop(0),
+      },
+      {
+        name: "an API-server reply from the entry's net",
+        packet: { protocol: TCP, source: "198.18.64.9", sourcePort: 6443 },
+        ...pass("failsafe"),
+      },
+      {
+        name: "from port 6443 outside the entry's net",
+        packet: { protocol: TCP, source: "198.18.65.9", sourcePort: 6443 },
+        ...drop(0),
+      },
+      {
+        name: "a non-first UDP fragment: the reply check is undecidable",
+        packet: { protocol: UDP, sourcePort: 53, fragmentOffset: 10 },
+        ...pass("undecidable"),
+      },
+      {
+        name: "IPv6 DNS reply",
+        packet: { family: 6, protocol: UDP, sourcePort: 53, destinationPort: 41000 },
+        ...pass("failsafe"),
+      },
+    ],
+  },
+  {
+    name: "protocol numbers apply to both families, names to one",
+    policy: {
+      ingress: [
+        { action: "Deny", protocol: "ICMP" },
+        { action: "Deny", protocol: 1 },
+      ],
+      failsafeInbound: [],
+      failsafeOutbound: [],
+    },
+    fixtures: [
+      { name: "ICMP on IPv4: the name's rule", packet: { protocol: ICMP }, ...drop(0) },
+      {
+        name: "protocol 1 on IPv6: only the number's rule applies",
+        packet: { family: 6, protocol: ICMP },
+        ...drop(1),
+      },
+    ],
+  },
+  ...selectorGroups(),
 ];
+
+function selectorGroups(): FixtureGroup[] {
+  const quiet = { failsafeInbound: [], failsafeOutbound: [] };
+  return [
+    {
+      name: "a DoS deny list, open scope (Calico's guide)",
+      policy: {
+        ...SELECTABLE,
+        ...quiet,
+        ingress: [
+          { action: "Deny", source: { selector: "dos-deny-list == 'true'" } },
+          { action: "Allow", protocol: "UDP" },
+        ],
+      },
+      fixtures: [
+        { name: "a source in a listed /24", packet: { protocol: UDP, source: "198.18.100.5" }, ...drop(0) },
+        { name: "a listed bare address", packet: { protocol: UDP, source: "198.18.101.7" }, ...drop(0) },
+        {
+          name: "a listed CIDR with host bits: its network",
+          packet: { protocol: UDP, source: "198.18.102.200" },
+          ...drop(0),
+        },
+        {
+          name: "a listed IPv6 prefix",
+          packet: { family: 6, protocol: UDP, source: "fd00:100::5" },
+          ...drop(0),
+        },
+        {
+          name: "any other source: objects XDP was not given may be selected, so Calico decides",
+          packet: { protocol: UDP, source: "198.18.9.9" },
+          ...pass("undecidable"),
+        },
+      ],
+    },
+    {
+      name: "the same objects, closed scope",
+      policy: {
+        ...SELECTABLE,
+        ...quiet,
+        selectorScope: "closed",
+        ingress: [
+          { action: "Deny", source: { selector: "dos-deny-list == 'true'" } },
+          {
+            action: "Allow",
+            protocol: "TCP",
+            source: { selector: "role == 'partner'" },
+            destination: { ports: [8443] },
+          },
+          {
+            action: "Deny",
+            protocol: "TCP",
+            source: { notSelector: "role == 'partner'" },
+            destination: { ports: [443] },
+          },
+          {
+            action: "Allow",
+            protocol: "TCP",
+            source: { selector: "role == 'db'" },
+            destination: { ports: [5432] },
+          },
+          { action: "Deny", protocol: "TCP", destination: { ports: [5432] } },
+          { action: "Deny", source: { selector: "role == 'nobody'" } },
+        ],
+      },
+      fixtures: [
+        { name: "a listed source", packet: { protocol: UDP, source: "198.18.100.5" }, ...drop(0) },
+        {
+          name: "an unlisted source goes on",
+          packet: { protocol: UDP, source: "198.18.9.9" },
+          ...pass("no-match"),
+        },
+        {
+          name: "a partner on 8443",
+          packet: { protocol: TCP, source: "198.18.200.1", destinationPort: 8443 },
+          ...pass("allow", 1),
+        },
+        {
+          name: "a partner on IPv6",
+          packet: { family: 6, protocol: TCP, source: "fd00:200::7", destinationPort: 8443 },
+          ...pass("allow", 1),
+        },
+        {
+          name: "not a partner on 443: notSelector true",
+          packet: { protocol: TCP, source: "198.18.9.9", destinationPort: 443 },
+          ...drop(2),
+        },
+        {
+          name: "a partner on 443: notSelector false",
+          packet: { protocol: TCP, source: "198.18.200.1", destinationPort: 443 },
+          ...pass("no-match"),
+        },
+        {
+          name: "the database host endpoint's address",
+          packet: { protocol: TCP, source: "198.18.30.1", destinationPort: 5432 },
+          ...pass("allow", 3),
+        },
+        {
+          name: "another address on 5432",
+          packet: { protocol: TCP, source: "198.18.30.2", destinationPort: 5432 },
+          ...drop(4),
+        },
+      ],
+    },
+    {
+      name: "selectors open: notSelector, destinations, ports, no objects, namespaceSelector",
+      policy: {
+        ...SELECTABLE,
+        ...quiet,
+        ingress: [
+          {
+            action: "Allow",
+            protocol: "UDP",
+            source: { notSelector: "dos-deny-list == 'true'" },
+            destination: { ports: [9] },
+          },
+          { action: "Deny", protocol: "UDP", destination: { ports: [9] } },
+          { action: "Deny", protocol: "TCP", destination: { selector: "role == 'db'", ports: [5432] } },
+          {
+            action: "Deny",
+            protocol: "TCP",
+            source: { selector: "role == 'partner'" },
+            destination: { ports: [23] },
+          },
+          {
+            action: "Deny",
+            protocol: "TCP",
+            source: { selector: "role == 'nobody'" },
+            destination: { ports: [24] },
+          },
+          {
+            action: "Deny",
+            protocol: "TCP",
+            source: { selector: "dos-deny-list == 'true'", namespaceSelector: "all()" },
+            destination: { ports: [25] },
+          },
+        ],
+      },
+      fixtures: [
+        {
+          name: "notSelector, a member: false, so the next rule decides",
+          packet: { protocol: UDP, source: "198.18.100.5", destinationPort: 9 },
+          ...drop(1),
+        },
+        {
+          name: "notSelector, anyone else: unknown",
+          packet: { protocol: UDP, source: "198.18.9.9", destinationPort: 9 },
+          ...pass("undecidable"),
+        },
+        {
+          name: "a destination selector, to the host endpoint's IPv6 address",
+          packet: { family: 6, protocol: TCP, destination: "fd00:30::1", destinationPort: 5432 },
+          ...drop(2),
+        },
+        {
+          name: "a destination selector, to another address",
+          packet: { protocol: TCP, destination: "198.18.30.9", destinationPort: 5432 },
+          ...pass("undecidable"),
+        },
+        {
+          name: "a selector plus ports, a member on its port",
+          packet: { protocol: TCP, source: "198.18.200.3", destinationPort: 23 },
+          ...drop(3),
+        },
+        {
+          name: "a selector plus ports, a member on another port: the rule does not match",
+          packet: { protocol: TCP, source: "198.18.200.3", destinationPort: 26 },
+          ...pass("no-match"),
+        },
+        {
+          name: "a selector that selects no given object stays unknown",
+          packet: { protocol: TCP, source: "198.18.200.3", destinationPort: 24 },
+          ...pass("undecidable"),
+        },
+        {
+          name: "a selector beside a namespaceSelector stays unknown, even for a set member",
+          packet: { protocol: TCP, source: "198.18.100.5", destinationPort: 25 },
+          ...pass("undecidable"),
+        },
+      ],
+    },
+  ];
+}

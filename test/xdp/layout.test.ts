@@ -82,11 +82,12 @@ describe.skipIf(gccAvailable())("the TS codecs and the C structs agree", () => {
       ...policyConfig.zero(),
       rules: (1n << 64n) - 1n,
       deny: 1n << 63n,
-      failsafe_tcp: 0xffffffff,
+      failsafe_tcp: (1n << 64n) - 1n,
+      sel_open: 1n << 5n,
       rule_count: 64,
     };
     expect(policyConfig.decode(policyConfig.encode(config))).toEqual(config);
-    const match = { nets: 5n, not_nets: 1n << 40n, failsafe: 3, reserved: 0 };
+    const match = { nets: 5n, not_nets: 1n << 40n, sel: 2n, not_sel: 1n << 63n, failsafe: 3n << 32n };
     expect(addrMatch.decode(addrMatch.encode(match))).toEqual(match);
     expect(addrMatch.encode(match).subarray(0, 8).toString("hex")).toBe("0500000000000000");
   });
