@@ -26,8 +26,10 @@ const USAGE = `usage:
   calico-xdp build [--source FILE]
       compile the XDP policy filter (or FILE) with clang; print the object's path and sha256
   calico-xdp verdict --policy FILE --packet HEX [--packet HEX ...]
-      load the filter with FILE's policy ({"ingress": [...], "failsafeInbound": [...]}) and run each
-      Ethernet frame through it with BPF_PROG_RUN; one JSON line per packet (root needed)`;
+      load the filter with FILE's policy ({"ingress": [...], "failsafeInbound": [...], "failsafeOutbound":
+      [...], "networkSets": [...], "hostEndpoints": [...], "selectorScope": "open"|"closed"}) and run each
+      Ethernet frame through it with BPF_PROG_RUN; one JSON line per packet, exit 1 if a frame could not
+      be run (root needed)`;
 
 /** A problem with what the user gave: one line on stderr, exit code 2. */
 class UsageError extends Error {}
@@ -56,15 +58,12 @@ function parseHex(text: string, index: number): Buffer {
   if (clean.length === 0 || clean.length % 2 !== 0 || !/^[0-9a-fA-F]+$/.test(clean)) {
     throw new UsageError(`--packet #${index + 1} is not an even-length hex string`);
   }
-  if (clean.length < 28) {
-    throw new UsageError(
-      `--packet #${index + 1} is ${clean.length / 2} bytes: BPF_PROG_RUN needs at least a 14-byte Ethernet header`,
-    );
-  }
   return Buffer.from(clean, "hex");
 }
 
-async function verdict(args: string[]): Promise<void> {
+const ETHERNET_HEADER = 14;
+
+async function verdict(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
     options: { policy: { type: "string" }, packet: { type: "string", multiple: true } },
@@ -75,11 +74,24 @@ async function verdict(args: string[]): Promise<void> {
   const frames = values.packet.map(parseHex);
   if (process.getuid?.() !== 0) throw new UsageError("verdict loads a BPF program and needs root");
   const filter = await LoadedFilter.load(policy);
+  let unanswered = 0;
   try {
-    for (const frame of frames) process.stdout.write(`${JSON.stringify(await filter.verdict(frame))}\n`);
+    // One line per packet: a frame the kernel cannot run gets its own error line, the others their verdict.
+    for (const [i, frame] of frames.entries()) {
+      const line =
+        frame.length < ETHERNET_HEADER
+          ? {
+              packet: i + 1,
+              error: `is ${frame.length} bytes: BPF_PROG_RUN needs at least a ${ETHERNET_HEADER}-byte Ethernet header`,
+            }
+          : await filter.verdict(frame);
+      if ("error" in line) unanswered++;
+      process.stdout.write(`${JSON.stringify(line)}\n`);
+    }
   } finally {
     filter.close();
   }
+  return unanswered ? 1 : 0;
 }
 
 async function build(args: string[]): Promise<void> {
@@ -179,7 +191,8 @@ async function comment(args: string[]): Promise<void> {
   process.stdout.write(markdown);
 }
 
-const COMMANDS: Record<string, (args: string[]) => Promise<void>> = {
+/** A command resolves with its exit code (0 when it returns nothing). */
+const COMMANDS: Record<string, (args: string[]) => Promise<number | void>> = {
   build,
   "preview-comment": comment,
   status,
@@ -194,8 +207,7 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   try {
-    await handler(rest);
-    return 0;
+    return (await handler(rest)) ?? 0;
   } catch (error) {
     const code = (error as { code?: unknown }).code;
     const usage =

@@ -17,7 +17,8 @@ export type DeepInput<T> = [T] extends [string | number | boolean | undefined | 
 /** Component args: every field, and anything inside it, may be a plain value or a Pulumi `Input`. */
 export type Inputs<T> = { readonly [K in keyof T]: DeepInput<T[K]> };
 
-function containsUnresolved(value: unknown): boolean {
+/** Whether a value holds an Output or a Promise anywhere inside. */
+export function containsUnresolved(value: unknown): boolean {
   if (pulumi.Output.isInstance(value) || value instanceof Promise) return true;
   if (Array.isArray(value)) return value.some(containsUnresolved);
   if (value !== null && typeof value === "object") return Object.values(value).some(containsUnresolved);

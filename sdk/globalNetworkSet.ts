@@ -44,6 +44,8 @@ export class GlobalNetworkSet extends pulumi.ComponentResource {
   readonly selector: pulumi.Output<string>;
   /** The set's nets. */
   readonly nets: pulumi.Output<string[]>;
+  /** The set's labels, which rule selectors match. */
+  readonly labels: pulumi.Output<Record<string, string>>;
   /** The rendered Calico object. */
   readonly rendered: pulumi.Output<CalicoObject>;
 
@@ -56,7 +58,13 @@ export class GlobalNetworkSet extends pulumi.ComponentResource {
     this.resourceName = this.rendered.metadata.name;
     this.selector = valid.apply((a) => selector.matchLabels(a.labels));
     this.nets = valid.apply((a) => a.nets);
+    this.labels = valid.apply((a) => a.labels);
     calicoCustomResource(name, "GlobalNetworkSet", this.rendered, apiVersion, this);
-    this.registerOutputs({ resourceName: this.resourceName, selector: this.selector, nets: this.nets });
+    this.registerOutputs({
+      resourceName: this.resourceName,
+      selector: this.selector,
+      nets: this.nets,
+      labels: this.labels,
+    });
   }
 }

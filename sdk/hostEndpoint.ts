@@ -108,6 +108,8 @@ export class HostEndpoint extends pulumi.ComponentResource {
   readonly selector: pulumi.Output<string>;
   /** The protected interface (`"*"` for all). */
   readonly interfaceName: pulumi.Output<string | undefined>;
+  /** The endpoint's expected IPs: what a selector matching it holds, in Felix's IP sets and in XDP. */
+  readonly expectedIPs: pulumi.Output<string[]>;
   /** The rendered Calico object. */
   readonly rendered: pulumi.Output<CalicoObject>;
 
@@ -129,12 +131,14 @@ export class HostEndpoint extends pulumi.ComponentResource {
     this.labels = valid.labels;
     this.selector = valid.apply((a) => selector.matchLabels(a.labels));
     this.interfaceName = valid.apply((a) => a.interfaceName);
+    this.expectedIPs = valid.apply((a) => a.expectedIPs ?? []);
     calicoCustomResource(name, "HostEndpoint", this.rendered, apiVersion, this);
     this.registerOutputs({
       resourceName: this.resourceName,
       labels: this.labels,
       selector: this.selector,
       interfaceName: this.interfaceName,
+      expectedIPs: this.expectedIPs,
     });
   }
 }

@@ -1,17 +1,59 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { calicoCustomResource, type Inputs, plainApiVersion, validateArgs } from "./args";
+import {
+  calicoCustomResource,
+  containsUnresolved,
+  type DeepInput,
+  type Inputs,
+  plainApiVersion,
+  validateArgs,
+} from "./args";
 import { toDnsName } from "./calico/names";
 import { type CalicoObject, renderGlobalNetworkPolicy } from "./calico/render";
 import { apiVersionSchema, globalNetworkPolicySpecSchema, policyNameSchema } from "./calico/resources";
 import { egressRuleSchema, ingressRuleSchema, selectorSchema } from "./calico/rule";
 import { selector as selectorBuilder } from "./calico/selector";
 import { felixXdpEligibility, mirrorReturnRules, policyTypes, type XdpEligibility } from "./calico/untracked";
-import { exactEnum, formatIssues, strictObject, ValidationError } from "./calico/zodkit";
-import type { HostEndpoint } from "./hostEndpoint";
+import { exactEnum, formatIssues, parseOrThrow, strictObject, ValidationError } from "./calico/zodkit";
+import { GlobalNetworkSet } from "./globalNetworkSet";
+import { HostEndpoint } from "./hostEndpoint";
 import { separateCredentials } from "./xdp/credentials";
+import { type XdpDecision, xdpDecisions } from "./xdp/decides";
+import {
+  type XdpHostEndpointInput,
+  type XdpNetworkSetInput,
+  xdpHostEndpointSchema,
+  xdpNetworkSetSchema,
+  xdpPolicySchema,
+} from "./xdp/policy";
 import { xdpProgramArgsSchema } from "./xdp/programArgs";
 import { isPlainObject, splitNodeSecrets, XdpProgram, type XdpProgramArgs } from "./xdpProgram";
+
+/** The XdpProgram options an UntrackedPolicy passes on (the network sets and host endpoints aside). */
+const xdpSettingsSchema = strictObject({
+  /** Nodes to attach on, with how to reach them. */
+  nodes: xdpProgramArgsSchema.shape.nodes,
+  /** The interface, usually the host endpoints' `interfaceName`. */
+  interfaceName: xdpProgramArgsSchema.shape.interfaceName,
+  /** @default - "auto" */
+  mode: xdpProgramArgsSchema.shape.mode,
+  /** @default - false */
+  takeOver: xdpProgramArgsSchema.shape.takeOver,
+  /** @default - Calico's default failsafe inbound ports */
+  failsafeInbound: xdpProgramArgsSchema.shape.failsafeInbound,
+  /** @default - Calico's default failsafe outbound ports (their replies pass) */
+  failsafeOutbound: xdpProgramArgsSchema.shape.failsafeOutbound,
+  /**
+   * `open`: an address of no given network set or host endpoint is unknown to a selector, and Calico's
+   * rules decide its packets; `closed`: the given objects are all the selectors can match.
+   * @default - "open"
+   */
+  selectorScope: xdpProgramArgsSchema.shape.selectorScope,
+  /** @default - 8 */
+  concurrency: xdpProgramArgsSchema.shape.concurrency,
+  /** @default - false: destroy fails naming the nodes it cannot reach */
+  force: xdpProgramArgsSchema.shape.force,
+});
 
 export const untrackedPolicyArgsSchema = strictObject({
   /**
@@ -56,18 +98,7 @@ export const untrackedPolicyArgsSchema = strictObject({
    * interface (Calico's iptables rules stay in force for whatever XDP passes).
    * @default - no XDP program
    */
-  xdp: strictObject({
-    /** Nodes to attach on, with how to reach them. */
-    nodes: xdpProgramArgsSchema.shape.nodes,
-    /** The interface, usually the host endpoints' `interfaceName`. */
-    interfaceName: xdpProgramArgsSchema.shape.interfaceName,
-    /** @default - "auto" */
-    mode: xdpProgramArgsSchema.shape.mode,
-    /** @default - false */
-    takeOver: xdpProgramArgsSchema.shape.takeOver,
-    /** @default - Calico's default failsafe inbound ports */
-    failsafeInbound: xdpProgramArgsSchema.shape.failsafeInbound,
-  }).optional(),
+  xdp: xdpSettingsSchema.optional(),
 }).superRefine((args, ctx) => {
   if (!args.ingress?.length && !args.egress?.length) {
     ctx.addIssue({
@@ -78,13 +109,34 @@ export const untrackedPolicyArgsSchema = strictObject({
   }
 });
 
-export type UntrackedPolicyArgs = Inputs<z.input<typeof untrackedPolicyArgsSchema>> & {
+/** What XDP is told about the objects the rules' selectors can match. */
+export interface XdpSelectable {
+  /**
+   * GlobalNetworkSets the rules' selectors can match, as components or `{ name, labels, nets }`: their
+   * members are decided in XDP, and a change of their nets rewrites the filter's maps only.
+   * @default - none
+   */
+  readonly networkSets?: readonly (GlobalNetworkSet | DeepInput<XdpNetworkSetInput>)[];
+  /**
+   * HostEndpoints the rules' selectors can match, as components or `{ name, labels, expectedIPs }`.
+   * @default - the policy's `hostEndpoints`
+   */
+  readonly hostEndpoints?: readonly (HostEndpoint | DeepInput<XdpHostEndpointInput>)[];
+}
+
+export type UntrackedPolicyArgs = Inputs<Omit<z.input<typeof untrackedPolicyArgsSchema>, "xdp">> & {
   /**
    * Host endpoints this policy applies to; the selector is built from their labels. Endpoints with
    * `interfaceName: "*"` are refused: Calico ignores untracked policy there.
    * @default - none: give `selector` instead
    */
   readonly hostEndpoints?: readonly HostEndpoint[];
+  /**
+   * Enforce the ingress rules in XDP too: an `XdpProgram` child attaches the filter on these nodes'
+   * interface (Calico's iptables rules stay in force for whatever XDP passes).
+   * @default - no XDP program
+   */
+  readonly xdp?: DeepInput<z.input<typeof xdpSettingsSchema>> & XdpSelectable;
 };
 export type ValidUntrackedPolicyArgs = z.output<typeof untrackedPolicyArgsSchema>;
 
@@ -128,6 +180,11 @@ export class UntrackedPolicy extends pulumi.ComponentResource {
   readonly selector: pulumi.Output<string>;
   /** Per ingress rule: whether Calico's own Felix XDP would accelerate it, and why not. */
   readonly xdpEligibility: pulumi.Output<XdpEligibility[]>;
+  /**
+   * Per ingress rule: whether this package's XDP filter decides its packets `always`, for some
+   * (`members` of the selected sets, or the listed numeric ports), or `never`, and why.
+   */
+  readonly xdpDecides: pulumi.Output<XdpDecision[]>;
   /** The validated ingress rules (what an XDP filter enforces). */
   readonly ingress: pulumi.Output<ValidUntrackedPolicyArgs["ingress"]>;
   /** The rendered Calico object. */
@@ -148,17 +205,52 @@ export class UntrackedPolicy extends pulumi.ComponentResource {
     // The policy is validated without the nodes' SSH secrets, so nothing rendered from it turns secret;
     // the XdpProgram child gets the nodes as given and checks the secrets itself.
     const { xdp: xdpArgs, ...policyArgs } = rest;
+    const ownEndpoints = pulumi.all((hostEndpoints ?? []).map(asXdpHostEndpoint));
     let xdpNodes: unknown;
     let publicXdp: unknown;
+    // The objects the selectors can match; components become their outputs.
+    let networkSets: pulumi.Input<unknown[]> = [];
+    let selectableEndpoints: pulumi.Input<unknown[]> = ownEndpoints;
     if (isPlainObject(xdpArgs)) {
-      xdpNodes = xdpArgs.nodes;
-      publicXdp = { ...xdpArgs, nodes: splitNodeSecrets(xdpNodes).nodes };
+      const {
+        networkSets: sets,
+        hostEndpoints: endpoints,
+        ...settings
+      } = xdpArgs as Record<string, unknown> & XdpSelectable;
+      xdpNodes = settings.nodes;
+      publicXdp = { ...settings, nodes: splitNodeSecrets(xdpNodes).nodes };
+      networkSets = selectable(
+        sets ?? [],
+        GlobalNetworkSet,
+        asXdpNetworkSet,
+        xdpNetworkSetSchema,
+        "networkSets",
+        subject,
+        opts,
+      );
+      if (endpoints !== undefined)
+        selectableEndpoints = selectable(
+          endpoints,
+          HostEndpoint,
+          asXdpHostEndpoint,
+          xdpHostEndpointSchema,
+          "hostEndpoints",
+          subject,
+          opts,
+        );
     } else if (xdpArgs !== undefined) {
-      const resolved = pulumi.output(xdpArgs as unknown as pulumi.Input<{ nodes: unknown[] }>);
+      const resolved = pulumi.output(xdpArgs as unknown as pulumi.Input<Record<string, unknown>>);
       xdpNodes = resolved.apply((x) => x.nodes);
       publicXdp = pulumi.unsecret(
-        resolved.apply((x) => ({ ...x, nodes: separateCredentials(x.nodes).nodes })),
+        resolved.apply(({ networkSets: _sets, hostEndpoints: _endpoints, ...x }) => ({
+          ...x,
+          nodes: separateCredentials(x.nodes as unknown as unknown[]).nodes,
+        })),
       );
+      networkSets = resolved.apply((x) => (x.networkSets as unknown[] | undefined) ?? []);
+      selectableEndpoints = pulumi
+        .all([resolved, ownEndpoints])
+        .apply(([x, own]) => (x.hostEndpoints as unknown[] | undefined) ?? own);
     }
     const valid = validateArgs(
       untrackedPolicyArgsSchema,
@@ -175,6 +267,26 @@ export class UntrackedPolicy extends pulumi.ComponentResource {
     this.resourceName = this.rendered.metadata.name;
     this.ingress = valid.apply((a) => a.ingress);
     this.xdpEligibility = valid.apply((a) => felixXdpEligibility(a.ingress ?? []));
+    this.xdpDecides = pulumi.all([valid, networkSets, selectableEndpoints]).apply(([a, sets, endpoints]) =>
+      xdpDecisions(
+        parseOrThrow(
+          xdpPolicySchema,
+          {
+            ingress: a.ingress ?? [],
+            networkSets: sets,
+            hostEndpoints: endpoints,
+            ...(a.xdp
+              ? {
+                  selectorScope: a.xdp.selectorScope,
+                  failsafeInbound: a.xdp.failsafeInbound,
+                  failsafeOutbound: a.xdp.failsafeOutbound,
+                }
+              : {}),
+          },
+          subject,
+        ),
+      ),
+    );
     calicoCustomResource(name, "GlobalNetworkPolicy", this.rendered, apiVersion, this);
     if (args.xdp !== undefined) {
       const xdp = valid.apply((a) => a.xdp!);
@@ -186,6 +298,12 @@ export class UntrackedPolicy extends pulumi.ComponentResource {
           mode: xdp.mode,
           takeOver: xdp.takeOver,
           failsafeInbound: xdp.failsafeInbound,
+          failsafeOutbound: xdp.failsafeOutbound,
+          networkSets: networkSets as XdpProgramArgs["networkSets"],
+          hostEndpoints: selectableEndpoints as XdpProgramArgs["hostEndpoints"],
+          selectorScope: xdp.selectorScope,
+          concurrency: xdp.concurrency,
+          force: xdp.force,
           rules: this.ingress.apply((ingress) => ingress ?? []),
         },
         { parent: this },
@@ -195,8 +313,55 @@ export class UntrackedPolicy extends pulumi.ComponentResource {
       resourceName: this.resourceName,
       selector: this.selector,
       xdpEligibility: this.xdpEligibility,
+      xdpDecides: this.xdpDecides,
     });
   }
+}
+
+/**
+ * Objects for XDP's selectors: components become their outputs; plain objects are checked now (so a bad
+ * net fails at construction, naming the field) and stay plain.
+ */
+function selectable<C>(
+  items: readonly unknown[],
+  component: abstract new (...args: never[]) => C,
+  asXdp: (item: never) => pulumi.Input<unknown>,
+  schema: z.ZodType,
+  field: "networkSets" | "hostEndpoints",
+  subject: string,
+  opts: pulumi.ComponentResourceOptions | undefined,
+): pulumi.Input<unknown[]> {
+  for (const [i, item] of items.entries()) {
+    if (item instanceof component || containsUnresolved(item)) continue;
+    const checked = schema.safeParse(item);
+    if (!checked.success) {
+      const issues = checked.error.issues.map((issue) => ({
+        ...issue,
+        path: ["xdp", field, i, ...issue.path],
+      }));
+      throw new pulumi.ResourceError(`${subject}: ${formatIssues(issues).join("; ")}`, opts?.parent);
+    }
+  }
+  return items.some((item) => item instanceof component)
+    ? pulumi.all(items.map((item) => asXdp(item as never)))
+    : [...items];
+}
+
+/** A network set as XDP sees it: a component's outputs, or the object as given. */
+function asXdpNetworkSet(set: GlobalNetworkSet | DeepInput<XdpNetworkSetInput>): pulumi.Input<unknown> {
+  return set instanceof GlobalNetworkSet
+    ? pulumi
+        .all([set.resourceName, set.labels, set.nets])
+        .apply(([name, labels, nets]) => ({ name, labels, nets }))
+    : (set as pulumi.Input<unknown>);
+}
+
+function asXdpHostEndpoint(endpoint: HostEndpoint | DeepInput<XdpHostEndpointInput>): pulumi.Input<unknown> {
+  return endpoint instanceof HostEndpoint
+    ? pulumi
+        .all([endpoint.resourceName, endpoint.labels, endpoint.expectedIPs])
+        .apply(([name, labels, expectedIPs]) => ({ name, labels, expectedIPs }))
+    : (endpoint as pulumi.Input<unknown>);
 }
 
 function selectorOf(hostEndpoints: readonly HostEndpoint[], subject: string): pulumi.Output<string> {

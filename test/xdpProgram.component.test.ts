@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it, vi } from "vitest";
-import { HostEndpoint, UntrackedPolicy, XdpProgram } from "../sdk/index";
+import { GlobalNetworkSet, HostEndpoint, UntrackedPolicy, XdpProgram } from "../sdk/index";
 import { installMocks, outputValue, settle } from "./support/pulumiMocks";
 
 const registered = installMocks();
@@ -50,6 +50,82 @@ describe("XdpProgram wiring under Pulumi mocks", () => {
       providerVersion: expect.stringMatching(/^\d+\.\d+\.\d+/),
     });
     expect(xdp?.inputs.failsafeInbound).toHaveLength(9);
+  });
+
+  it("GIVEN a DoS deny list as a GlobalNetworkSet WHEN the policy's xdp is given it THEN the XdpProgram gets the set and the policy's endpoints, and xdpDecides says members", async () => {
+    const denyList = new GlobalNetworkSet("dos-deny-list", {
+      nets: ["198.18.100.0/24", "198.18.101.7"],
+      labels: { "dos-deny-list": "true" },
+    });
+    const edge = new HostEndpoint("edge-1-eth0", {
+      node: "edge-1",
+      interfaceName: "eth0",
+      expectedIPs: ["198.18.0.1"],
+      labels: { "apply-dos-mitigation": "true" },
+    });
+    const policy = new UntrackedPolicy("dos", {
+      hostEndpoints: [edge],
+      ingress: [
+        { action: "Deny", source: { selector: denyList.selector } },
+        {
+          action: "Allow",
+          protocol: "TCP",
+          destination: { selector: "apply-dos-mitigation == 'true'", ports: [443] },
+        },
+      ],
+      xdp: {
+        nodes: [{ name: "edge-1", connection: { type: "netns", netns: "edge-1" } }],
+        interfaceName: "eth0",
+        networkSets: [denyList],
+        force: true,
+      },
+    });
+    expect(await outputValue(policy.xdpDecides)).toEqual([
+      {
+        rule: 0,
+        decides: "members",
+        reason: expect.stringMatching(/decided for the 2 addresses of dos-deny-list/),
+      },
+      {
+        rule: 1,
+        decides: "members",
+        reason: expect.stringMatching(/decided for the 1 addresses of edge-1-eth0/),
+      },
+    ]);
+    await settle();
+    const [xdp] = registered.filter((r) => r.type === XDP_TYPE && r.name === "dos-xdp");
+    expect(xdp?.inputs).toMatchObject({
+      networkSets: [
+        {
+          name: "dos-deny-list",
+          labels: { "dos-deny-list": "true" },
+          nets: ["198.18.100.0/24", "198.18.101.7"],
+        },
+      ],
+      hostEndpoints: [
+        { name: "edge-1-eth0", labels: { "apply-dos-mitigation": "true" }, expectedIPs: ["198.18.0.1"] },
+      ],
+      selectorScope: "open",
+      force: true,
+    });
+    expect(xdp?.inputs.failsafeOutbound).toHaveLength(9);
+  });
+
+  it("GIVEN a network set with a bad entry WHEN passed as a plain object THEN construction fails naming the field", () => {
+    expect(
+      () =>
+        new UntrackedPolicy("bad-set", {
+          selector: "all()",
+          ingress: [{ action: "Deny", source: { selector: "x == 'y'" } }],
+          xdp: {
+            nodes: [{ name: "n", connection: { type: "local" } }],
+            interfaceName: "eth0",
+            networkSets: [{ name: "bad", labels: { x: "y" }, nets: ["198.18.0.1", "not-a-net"] }],
+          },
+        }),
+    ).toThrow(
+      /UntrackedPolicy "bad-set": xdp\.networkSets\[0\]\.nets\[1\] "not-a-net" in network set "bad" is not an IP address or CIDR/,
+    );
   });
 
   it("GIVEN the provider object WHEN serialized by Pulumi's closure serializer THEN it captures no local module", async () => {

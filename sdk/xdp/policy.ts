@@ -22,9 +22,21 @@ export const xdpNetworkSetSchema = strictObject({
   /** @default - none */
   labels: labelsSchema.default({}),
   /** IP addresses and CIDRs (host bits allowed), as in the GlobalNetworkSet. */
-  nets: z.array(networkSetNetSchema),
+  nets: z.array(z.string({ error: "must be a string" })),
+}).superRefine((set, ctx) => {
+  // Checked here, not per entry, so the message can name the set.
+  for (const [i, net] of set.nets.entries()) {
+    const problem = networkSetNetSchema.safeParse(net);
+    if (!problem.success)
+      ctx.addIssue({
+        code: "custom",
+        path: ["nets", i],
+        message: `${JSON.stringify(net)} in network set ${JSON.stringify(set.name)} is not an IP address or CIDR`,
+      });
+  }
 });
 export type XdpNetworkSet = z.output<typeof xdpNetworkSetSchema>;
+export type XdpNetworkSetInput = z.input<typeof xdpNetworkSetSchema>;
 
 /** A HostEndpoint as a selector sees it: its labels, and the addresses Felix puts in IP sets for it. */
 export const xdpHostEndpointSchema = strictObject({
@@ -36,6 +48,7 @@ export const xdpHostEndpointSchema = strictObject({
   expectedIPs: z.array(ipAddressSchema).default([]),
 });
 export type XdpHostEndpoint = z.output<typeof xdpHostEndpointSchema>;
+export type XdpHostEndpointInput = z.input<typeof xdpHostEndpointSchema>;
 
 export const SELECTOR_SCOPES = ["open", "closed"] as const;
 

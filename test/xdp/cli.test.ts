@@ -66,11 +66,6 @@ describe("calico-xdp verdict: bad input gives one clear line and exit code 2", (
       /--packet #2 is not an even-length hex string/,
     ],
     [
-      "a frame shorter than Ethernet",
-      ["verdict", "--policy", policyFile(redisPolicy), "--packet", "0011"],
-      /--packet #1 is 2 bytes/,
-    ],
-    [
       "no packets",
       ["verdict", "--policy", policyFile(redisPolicy)],
       /verdict needs at least one --packet HEX/,
@@ -120,6 +115,62 @@ describe.skipIf(skip)("calico-xdp with root", () => {
       { verdict: "XDP_DROP", reason: "deny", rule: 1 },
       { verdict: "XDP_PASS", reason: "failsafe", rule: null },
       { verdict: "XDP_PASS", reason: "non-ip", rule: null },
+    ]);
+  });
+
+  it("GIVEN a frame shorter than Ethernet among others WHEN verdict runs THEN that one gets an error line and the others their verdicts", async () => {
+    const result = await cli([
+      "verdict",
+      "--policy",
+      policyFile(redisPolicy),
+      "--packet",
+      hex({ source: "198.18.2.4", destinationPort: 6379 }),
+      "--packet",
+      "0011",
+      "--packet",
+      hex({ source: "198.18.1.4", destinationPort: 6379 }),
+    ]);
+    expect(result.code).toBe(1);
+    expect(
+      result.stdout
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l)),
+    ).toEqual([
+      { verdict: "XDP_DROP", reason: "deny", rule: 1 },
+      { packet: 2, error: "is 2 bytes: BPF_PROG_RUN needs at least a 14-byte Ethernet header" },
+      { verdict: "XDP_PASS", reason: "allow", rule: 0 },
+    ]);
+  });
+
+  it("GIVEN a policy file with network sets, host endpoints and a closed scope WHEN verdict runs THEN selectors decide", async () => {
+    const policy = {
+      ingress: [{ action: "Deny", source: { selector: "dos-deny-list == 'true'" } }, { action: "Allow" }],
+      networkSets: [{ name: "deny", labels: { "dos-deny-list": "true" }, nets: ["198.18.100.0/24"] }],
+      hostEndpoints: [{ name: "edge-1-eth0", labels: { edge: "true" }, expectedIPs: ["198.18.0.2"] }],
+      selectorScope: "closed",
+      failsafeOutbound: [{ protocol: "UDP", port: 53 }],
+    };
+    const result = await cli([
+      "verdict",
+      "--policy",
+      policyFile(policy),
+      "--packet",
+      hex({ source: "198.18.100.9", destinationPort: 80 }),
+      "--packet",
+      hex({ source: "198.18.9.9", destinationPort: 80 }),
+      "--packet",
+      hex({ protocol: 17, source: "198.18.100.9", sourcePort: 53, destinationPort: 40000 }),
+    ]);
+    expect(
+      result.stdout
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l)),
+    ).toEqual([
+      { verdict: "XDP_DROP", reason: "deny", rule: 0 },
+      { verdict: "XDP_PASS", reason: "allow", rule: 1 },
+      { verdict: "XDP_PASS", reason: "failsafe", rule: null },
     ]);
   });
 
