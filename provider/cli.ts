@@ -191,8 +191,8 @@ async function comment(args: string[]): Promise<void> {
   process.stdout.write(markdown);
 }
 
-/** A command resolves with its exit code (0 when it returns nothing). */
-const COMMANDS: Record<string, (args: string[]) => Promise<number | void>> = {
+/** A command may resolve with its exit code; anything else is 0. */
+const COMMANDS: Record<string, (args: string[]) => Promise<unknown>> = {
   build,
   "preview-comment": comment,
   status,
@@ -207,7 +207,8 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   try {
-    return (await handler(rest)) ?? 0;
+    const code = await handler(rest);
+    return typeof code === "number" ? code : 0;
   } catch (error) {
     const code = (error as { code?: unknown }).code;
     const usage =
