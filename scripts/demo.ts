@@ -1,7 +1,9 @@
 /**
- * The demo: a Redis host and a client host in network namespaces, `pulumi up` of examples/redis-host
- * through the Automation API on a local file backend (Calico objects rendered to a directory), then an
- * allowed and a denied client and the filter's per-rule counters. `destroy` removes everything it made.
+ * The demos, on hosts in network namespaces and a local file backend (Calico objects rendered to a
+ * directory), through the Automation API:
+ *   up       examples/redis-host: a Redis host and a client; an allowed and a denied client PING it
+ *   dos      examples/dos-denylist: an edge host flooded from a listed source while a client is served
+ *   destroy  pulumi destroy of whichever ran, and removal of their hosts and files
  *
  * Run through scripts/demo.sh, which installs what is missing and builds the engine first.
  */
@@ -16,34 +18,69 @@ import { engineWorkspace } from "./workspace";
 
 const ROOT = packageRoot();
 const DEMO = join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "calico-xdp", "demo");
-const REDIS_NS = "cxdemo-redis";
-const CLIENT_NS = "cxdemo-client";
-const REDIS_IF = "cxdemo0";
-const CLIENT_IF = "cxdemo1";
-const REDIS_IP = "198.18.0.1";
-const ALLOWED_IP = "198.18.0.10";
-const DENIED_IP = "198.18.0.20";
+
+/** One demo: its stack, its two hosts and their addresses on 198.18.<subnet>.0/24. */
+interface Demo {
+  readonly stack: "demo" | "dos";
+  readonly project: string;
+  readonly program: string;
+  readonly host: {
+    readonly node: string;
+    readonly netns: string;
+    readonly iface: string;
+    readonly ip: string;
+  };
+  readonly client: {
+    readonly netns: string;
+    readonly iface: string;
+    readonly allowed: string;
+    readonly other: string;
+  };
+}
+
+const DEMOS: Readonly<Record<"demo" | "dos", Demo>> = {
+  demo: {
+    stack: "demo",
+    project: "redis-host",
+    program: "redis-host",
+    host: { node: "redis-1", netns: "cxdemo-redis", iface: "cxdemo0", ip: "198.18.0.1" },
+    client: { netns: "cxdemo-client", iface: "cxdemo1", allowed: "198.18.0.10", other: "198.18.0.20" },
+  },
+  dos: {
+    stack: "dos",
+    project: "dos-denylist",
+    program: "dos-denylist",
+    host: { node: "edge-1", netns: "cxdemo-edge", iface: "cxdemo2", ip: "198.18.7.1" },
+    client: { netns: "cxdemo-attack", iface: "cxdemo3", allowed: "198.18.7.10", other: "198.18.7.66" },
+  },
+};
 
 const ip = (...args: string[]) => execFileSync("ip", args, { stdio: ["ignore", "pipe", "pipe"] }).toString();
 const say = (text: string) => console.log(`\n=== ${text}`);
+const pidfile = (demo: Demo) => join(DEMO, `${demo.stack}-redis.pid`);
 
-function namespacesExist(): boolean {
+function hostsExist(demo: Demo): boolean {
   return ip("netns", "list")
     .split("\n")
-    .some((l) => l.startsWith(REDIS_NS) || l.startsWith(CLIENT_NS));
+    .some((l) => l.startsWith(demo.host.netns) || l.startsWith(demo.client.netns));
 }
 
-function removeTestbed(): void {
-  const pidfile = join(DEMO, "redis.pid");
-  if (existsSync(pidfile)) {
+function removeHosts(demo: Demo): void {
+  if (existsSync(pidfile(demo))) {
     try {
-      process.kill(Number(execFileSync("cat", [pidfile]).toString().trim()));
+      process.kill(
+        Number(
+          execFileSync("cat", [pidfile(demo)])
+            .toString()
+            .trim(),
+        ),
+      );
     } catch {
       // already stopped
     }
-    rmSync(pidfile, { force: true });
+    rmSync(pidfile(demo), { force: true });
   }
-  for (const ns of [REDIS_NS, CLIENT_NS]) {
+  for (const ns of [demo.host.netns, demo.client.netns]) {
     try {
       ip("netns", "del", ns);
     } catch {
@@ -52,120 +89,180 @@ function removeTestbed(): void {
   }
 }
 
-function createTestbed(): void {
-  ip("netns", "add", REDIS_NS);
-  ip("netns", "add", CLIENT_NS);
+function createHosts(demo: Demo): void {
+  const { host, client } = demo;
+  ip("netns", "add", host.netns);
+  ip("netns", "add", client.netns);
   ip(
     "link",
     "add",
-    REDIS_IF,
+    host.iface,
     "netns",
-    REDIS_NS,
+    host.netns,
     "type",
     "veth",
     "peer",
     "name",
-    CLIENT_IF,
+    client.iface,
     "netns",
-    CLIENT_NS,
+    client.netns,
   );
-  ip("-n", REDIS_NS, "addr", "add", `${REDIS_IP}/24`, "dev", REDIS_IF);
-  ip("-n", CLIENT_NS, "addr", "add", `${ALLOWED_IP}/24`, "dev", CLIENT_IF);
-  ip("-n", CLIENT_NS, "addr", "add", `${DENIED_IP}/24`, "dev", CLIENT_IF);
+  ip("-n", host.netns, "addr", "add", `${host.ip}/24`, "dev", host.iface);
+  ip("-n", client.netns, "addr", "add", `${client.allowed}/24`, "dev", client.iface);
+  ip("-n", client.netns, "addr", "add", `${client.other}/24`, "dev", client.iface);
   for (const [ns, dev] of [
-    [REDIS_NS, REDIS_IF],
-    [CLIENT_NS, CLIENT_IF],
+    [host.netns, host.iface],
+    [client.netns, client.iface],
   ] as const) {
     ip("-n", ns, "link", "set", "lo", "up");
     ip("-n", ns, "link", "set", dev, "up");
   }
-  execFileSync("ip", redisServerArgv(REDIS_NS, "--daemonize", "yes", "--pidfile", join(DEMO, "redis.pid")));
+  execFileSync("ip", redisServerArgv(host.netns, "--daemonize", "yes", "--pidfile", pidfile(demo)));
 }
 
 /** redis-cli PING from the client host, from one of its two addresses (chosen with a source route). */
-function ping(from: string): Promise<string> {
-  ip("-n", CLIENT_NS, "route", "replace", `${REDIS_IP}/32`, "dev", CLIENT_IF, "src", from);
+function ping(demo: Demo, from: string): Promise<string> {
+  const { host, client } = demo;
+  ip("-n", client.netns, "route", "replace", `${host.ip}/32`, "dev", client.iface, "src", from);
   return new Promise((done) => {
     execFile(
       "timeout",
-      ["3", "ip", "netns", "exec", CLIENT_NS, "redis-cli", "-h", REDIS_IP, "PING"],
+      ["3", "ip", "netns", "exec", client.netns, "redis-cli", "-h", host.ip, "PING"],
       (error, stdout) => {
-        ip("-n", CLIENT_NS, "route", "del", `${REDIS_IP}/32`);
+        ip("-n", client.netns, "route", "del", `${host.ip}/32`);
         done(error ? "no answer within 3 s" : stdout.trim());
       },
     );
   });
 }
 
-async function stack() {
+async function stack(demo: Demo) {
   const engineBin = process.env.CALICO_XDP_ENGINE_BIN;
   if (!engineBin) {
     throw new Error(
       "run the demo through scripts/demo.sh (it builds the engine and sets CALICO_XDP_ENGINE_BIN)",
     );
   }
-  const { redisHostFromConfig } = require(join(ROOT, "dist", "examples", "redis-host", "program.js"));
+  const program = require(join(ROOT, "dist", "examples", demo.program, "program.js"));
+  const fromConfig = program.redisHostFromConfig ?? program.dosDenylistFromConfig;
   return LocalWorkspace.createOrSelectStack(
-    { projectName: "redis-host", stackName: "demo", program: async () => redisHostFromConfig() },
-    await engineWorkspace(engineBin, DEMO, "calico-xdp-demo"),
+    { projectName: demo.project, stackName: demo.stack, program: async () => fromConfig() },
+    await engineWorkspace(engineBin, join(DEMO, demo.stack), "calico-xdp-demo", demo.project),
   );
 }
 
-function status(): void {
+function status(demo: Demo): void {
   process.stdout.write(
     execFileSync(
       process.execPath,
-      [join(ROOT, "dist", "provider", "cli.js"), "status", "--netns", REDIS_NS],
-      { encoding: "utf8" },
+      [join(ROOT, "dist", "provider", "cli.js"), "status", "--netns", demo.host.netns],
+      {
+        encoding: "utf8",
+      },
     ),
   );
 }
 
-async function up(): Promise<void> {
-  if (namespacesExist()) {
+/** Creates the hosts and runs `pulumi up` of the demo's example with `config`. */
+async function start(demo: Demo, config: Record<string, unknown>) {
+  if (hostsExist(demo)) {
     say("an earlier demo is still there: removing it first");
-    await destroy();
+    await destroy(demo);
   }
   mkdirSync(DEMO, { recursive: true });
   say(
-    `creating the testbed: redis host ${REDIS_NS} (${REDIS_IP} on ${REDIS_IF}), client host ${CLIENT_NS} (${ALLOWED_IP} allowed, ${DENIED_IP} not)`,
+    `creating the hosts: ${demo.host.netns} (${demo.host.ip} on ${demo.host.iface}), ${demo.client.netns} (${demo.client.allowed} and ${demo.client.other})`,
   );
-  createTestbed();
-  const demo = await stack();
-  await demo.setAllConfig({
-    nodes: {
-      value: JSON.stringify([{ name: "redis-1", interfaceName: REDIS_IF, ip: REDIS_IP, netns: REDIS_NS }]),
-    },
-    clientCidrs: { value: JSON.stringify([`${ALLOWED_IP}/32`]) },
-    renderYamlTo: { value: join(DEMO, "rendered") },
-  });
-  say("pulumi up of examples/redis-host (file backend, Calico objects rendered to a directory)");
-  await demo.up({ onOutput: (out) => process.stdout.write(out) });
-  say(`Calico objects written to ${join(DEMO, "rendered", "1-manifest")}`);
+  createHosts(demo);
+  const s = await stack(demo);
+  await s.setAllConfig(
+    Object.fromEntries(
+      Object.entries({
+        nodes: [
+          {
+            name: demo.host.node,
+            interfaceName: demo.host.iface,
+            ip: demo.host.ip,
+            netns: demo.host.netns,
+          },
+        ],
+        renderYamlTo: join(DEMO, demo.stack, "rendered"),
+        ...config,
+      }).map(([k, v]) => [k, { value: typeof v === "string" ? v : JSON.stringify(v) }]),
+    ),
+  );
+  say(`pulumi up of examples/${demo.program} (file backend, Calico objects rendered to a directory)`);
+  await s.up({ onOutput: (out) => process.stdout.write(out) });
+  say(`Calico objects written to ${join(DEMO, demo.stack, "rendered", "1-manifest")}`);
+}
+
+async function redisHost(): Promise<void> {
+  const demo = DEMOS.demo;
+  await start(demo, { clientCidrs: [`${demo.client.allowed}/32`] });
   say("what is attached on the redis host");
-  status();
-  say(`redis-cli PING from the allowed client ${ALLOWED_IP}`);
-  console.log(await ping(ALLOWED_IP));
-  say(`redis-cli PING from ${DENIED_IP}, which the policy denies (dropped in XDP)`);
-  console.log(await ping(DENIED_IP));
+  status(demo);
+  say(`redis-cli PING from the allowed client ${demo.client.allowed}`);
+  console.log(await ping(demo, demo.client.allowed));
+  say(`redis-cli PING from ${demo.client.other}, which the policy denies (dropped in XDP)`);
+  console.log(await ping(demo, demo.client.other));
   say("per-rule counters (rule 0: Allow the clients, rule 1: Deny other 6379 traffic)");
-  status();
+  status(demo);
+  say(
+    "done. Try the DoS deny list with: npm run demo -- dos; tear everything down with: npm run demo:destroy",
+  );
+}
+
+async function dos(): Promise<void> {
+  const demo = DEMOS.dos;
+  await start(demo, { denyNets: [`${demo.client.other}/32`, "198.18.8.0/24"] });
+  say(`redis-cli PING from ${demo.client.allowed}, not on the deny list`);
+  console.log(await ping(demo, demo.client.allowed));
+  say(`a 5-second UDP flood from ${demo.client.other}, on the deny list, while ${demo.client.allowed} PINGs`);
+  const flood = new Promise<string>((done) =>
+    execFile(
+      "ip",
+      [
+        "netns",
+        "exec",
+        demo.client.netns,
+        process.execPath,
+        join(ROOT, "dist", "scripts", "flood.js"),
+        demo.host.ip,
+        "9",
+        demo.client.other,
+        "5",
+      ],
+      (_error, stdout) => done(stdout.trim()),
+    ),
+  );
+  await new Promise((r) => setTimeout(r, 2000));
+  console.log(`PING during the flood: ${await ping(demo, demo.client.allowed)}`);
+  console.log(`datagrams sent by the attacker: ${await flood}`);
+  say("rule 0 (Deny from the GlobalNetworkSet dos-deny-list) dropped them in XDP, before conntrack and iptables");
+  status(demo);
   say("done. Tear everything down with: npm run demo:destroy");
 }
 
-async function destroy(): Promise<void> {
-  if (existsSync(join(DEMO, "state")) && process.env.CALICO_XDP_ENGINE_BIN) {
-    say("pulumi destroy");
-    const demo = await stack();
-    await demo.destroy({ onOutput: (out) => process.stdout.write(out) });
-    await demo.workspace.removeStack("demo");
+async function destroy(only?: Demo): Promise<void> {
+  for (const demo of only ? [only] : Object.values(DEMOS)) {
+    if (existsSync(join(DEMO, demo.stack, "state")) && process.env.CALICO_XDP_ENGINE_BIN) {
+      say(`pulumi destroy of examples/${demo.program}`);
+      const s = await stack(demo);
+      await s.destroy({ onOutput: (out) => process.stdout.write(out) });
+      await s.workspace.removeStack(demo.stack);
+    }
+    say(`removing ${demo.host.netns} and ${demo.client.netns}`);
+    removeHosts(demo);
+    rmSync(join(DEMO, demo.stack), { recursive: true, force: true });
   }
-  say("removing the testbed and the demo's files");
-  removeTestbed();
-  rmSync(DEMO, { recursive: true, force: true });
+  if (!only) rmSync(DEMO, { recursive: true, force: true });
 }
 
-(process.argv[2] === "destroy" ? destroy() : up()).catch((error) => {
-  console.error(error instanceof Error ? error.message : error);
-  process.exitCode = 1;
-});
+const MODES: Record<string, () => Promise<void>> = { up: redisHost, dos, destroy: () => destroy() };
+const mode = MODES[process.argv[2] ?? "up"];
+(mode ? mode() : Promise.reject(new Error(`unknown demo ${process.argv[2]}: use up, dos or destroy`))).catch(
+  (error) => {
+    console.error(error instanceof Error ? error.message : error);
+    process.exitCode = 1;
+  },
+);
