@@ -238,7 +238,9 @@ async function dos(): Promise<void> {
   await new Promise((r) => setTimeout(r, 2000));
   console.log(`PING during the flood: ${await ping(demo, demo.client.allowed)}`);
   console.log(`datagrams sent by the attacker: ${await flood}`);
-  say("rule 0 (Deny from the GlobalNetworkSet dos-deny-list) dropped them in XDP, before conntrack and iptables");
+  say(
+    "rule 0 (Deny from the GlobalNetworkSet dos-deny-list) dropped them in XDP, before conntrack and iptables",
+  );
   status(demo);
   say("done. Tear everything down with: npm run demo:destroy");
 }
