@@ -4,9 +4,10 @@
  */
 import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { BPFFS, loadPinned, requireBpffs, runProgram, updateEntry } from "../provider/bpf/bpftool";
+import { BPFFS, requireBpffs, runProgram, updateEntry } from "../provider/bpf/bpftool";
 import { buildObject } from "../provider/bpf/build";
-import { LoadedFilter } from "../provider/bpf/filter";
+import { LoadedFilter, localLoader } from "../provider/bpf/filter";
+import { loader } from "../provider/bpf/loader";
 import { formatIp } from "../sdk/calico/cidr";
 import type { RuleInput } from "../sdk/calico/rule";
 import { buildPacket } from "../sdk/xdp/packet";
@@ -27,7 +28,7 @@ async function baseline(file: string, frame: Buffer): Promise<Sample> {
   const dir = join(BPFFS, `calico-xdp-bench-${process.pid}-${file.replace(/\W/g, "")}`);
   mkdirSync(dir);
   try {
-    await loadPinned(object.path, dir);
+    await loader.load(await localLoader(), object.path, dir, "xdp", {});
     if (file === "single_lookup.c") {
       await updateEntry(join(dir, "sources"), Buffer.from([198, 18, 0, 1]), Buffer.alloc(8));
     }

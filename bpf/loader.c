@@ -17,6 +17,7 @@
  * (EBUSY/EEXIST), 4 the link no longer runs the expected program.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if_link.h>
@@ -29,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -43,6 +45,8 @@
 #define MAX_KEY 64
 #define MAX_VALUE 1024
 #define MAX_MAPS_IN_IMAGE 32
+/* What the kernel returns for a map without batch operations (not in userspace's errno.h). */
+#define KERNEL_ENOTSUPP 524
 
 static void die(int code, const char *fmt, ...)
 {
@@ -352,7 +356,35 @@ static void grace_period(void)
 	nanosleep(&t, NULL);
 }
 
-/* gens DIR: the active generation and each generation's commit record (hex) */
+/* Prints `"maxEntries":{name:N,...}` for every map pinned in `dir`. */
+static void print_max_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		die(EXIT_ERROR, "cannot list %s: %s", dir, strerror(errno));
+	printf("\"maxEntries\":{");
+	int first = 1;
+	for (struct dirent *e; (e = readdir(d));) {
+		if (e->d_name[0] == '.' || !strcmp(e->d_name, "prog"))
+			continue;
+		char path[1024];
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		int fd = bpf_obj_get(path);
+		if (fd < 0)
+			continue;
+		struct bpf_map_info info = {};
+		__u32 len = sizeof(info);
+		if (!bpf_obj_get_info_by_fd(fd, &info, &len) && info.type) {
+			printf("%s\"%s\":%u", first ? "" : ",", e->d_name, info.max_entries);
+			first = 0;
+		}
+		close(fd);
+	}
+	closedir(d);
+	printf("}");
+}
+
+/* gens DIR: the active generation, each generation's commit record (hex), and the maps' capacities */
 static int cmd_gens(int argc, char **argv)
 {
 	if (argc != 1)
@@ -372,7 +404,60 @@ static int cmd_gens(int argc, char **argv)
 			printf("%02x", d.sha256[i]);
 		printf("\"");
 	}
-	printf("]}\n");
+	printf("],");
+	print_max_entries(argv[0]);
+	printf("}\n");
+	return 0;
+}
+
+/* libbpf's warnings (the verifier's log among them) go to stderr while loading. */
+static int print_warnings(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	return level == LIBBPF_DEBUG ? 0 : vfprintf(stderr, fmt, args);
+}
+
+/* load OBJ DIR SECTION [MAP=ENTRIES ...]: loads the XDP program of SECTION with those maps resized,
+ * pins the maps in DIR by name and then the program at DIR/prog (so a program pin means all is there). */
+static int cmd_load(int argc, char **argv)
+{
+	if (argc < 3)
+		die(EXIT_USAGE, "usage: load OBJ DIR SECTION [MAP=ENTRIES ...]");
+	libbpf_set_print(print_warnings);
+	struct bpf_object *obj = bpf_object__open_file(argv[0], NULL);
+	if (!obj)
+		die(EXIT_ERROR, "cannot open %s: %s", argv[0], strerror(errno));
+	for (int i = 3; i < argc; i++) {
+		char *eq = strchr(argv[i], '=');
+		if (!eq)
+			die(EXIT_USAGE, "bad map size %s (want MAP=ENTRIES)", argv[i]);
+		*eq = 0;
+		struct bpf_map *map = bpf_object__find_map_by_name(obj, argv[i]);
+		if (!map)
+			die(EXIT_USAGE, "the object has no map %s", argv[i]);
+		if (bpf_map__set_max_entries(map, (__u32)strtoul(eq + 1, NULL, 10)))
+			die(EXIT_ERROR, "cannot size map %s: %s", argv[i], strerror(errno));
+	}
+	struct bpf_program *prog = NULL, *p;
+	bpf_object__for_each_program(p, obj)
+	{
+		if (!prog && !strcmp(bpf_program__section_name(p), argv[2])) {
+			prog = p;
+			bpf_program__set_type(p, BPF_PROG_TYPE_XDP);
+		} else {
+			bpf_program__set_autoload(p, false);
+		}
+	}
+	if (!prog)
+		die(EXIT_USAGE, "the object has no program in section %s", argv[2]);
+	if (bpf_object__load(obj))
+		die(EXIT_ERROR, "cannot load %s (the verifier's log is above): %s", argv[0], strerror(errno));
+	if (bpf_object__pin_maps(obj, argv[1]))
+		die(EXIT_ERROR, "cannot pin the maps in %s: %s", argv[1], strerror(errno));
+	char path[1024];
+	snprintf(path, sizeof(path), "%s/prog", argv[1]);
+	if (bpf_program__pin(prog, path))
+		die(EXIT_ERROR, "cannot pin the program at %s: %s", path, strerror(errno));
+	printf("{\"progId\":%u}\n", prog_id(bpf_program__fd(prog)));
 	return 0;
 }
 
@@ -452,28 +537,65 @@ static void to_gen0(const struct pinned_map *m, __u8 *key, __u32 gen)
 }
 
 /* What generation `gen` of a map holds, sorted; array entries that are all zero are left out. */
+/* Keeps an entry of generation `gen` read from a map (arrays: only when not all zero). */
+static void keep(struct records *r, const struct pinned_map *m, const __u8 *key, const __u8 *value, __u32 gen)
+{
+	if (key_gen(m, key) != gen)
+		return;
+	if (m->info.type == BPF_MAP_TYPE_ARRAY && all_zero(value, m->info.value_size))
+		return;
+	__u8 normal[MAX_KEY];
+	memcpy(normal, key, m->info.key_size);
+	to_gen0(m, normal, gen);
+	push(r, normal, value);
+}
+
+#define BATCH 8192
+
+/* What generation `gen` of a map holds, sorted; array entries that are all zero are left out. Read in
+ * batches (BPF_MAP_LOOKUP_BATCH), a syscall per 8,192 entries, else entry by entry. */
 static struct records read_generation(const struct pinned_map *m, __u32 gen)
 {
 	struct records r = {.key_size = m->info.key_size, .value_size = m->info.value_size};
-	__u8 key[MAX_KEY], next[MAX_KEY], value[MAX_VALUE];
-	void *prev = NULL;
-	while (!bpf_map_get_next_key(m->fd, prev, next)) {
-		memcpy(key, next, m->info.key_size);
-		prev = key;
-		if (key_gen(m, key) != gen)
-			continue;
-		if (bpf_map_lookup_elem(m->fd, key, value)) {
-			if (errno == ENOENT)
-				continue;
+	__u8 *keys = malloc(BATCH * m->info.key_size), *values = malloc(BATCH * m->info.value_size);
+	__u8 in[MAX_KEY], out[MAX_KEY];
+	if (!keys || !values)
+		die(EXIT_ERROR, "out of memory");
+	int first = 1, batched = 1;
+	for (;;) {
+		__u32 count = BATCH;
+		LIBBPF_OPTS(bpf_map_batch_opts, opts);
+		int rc = bpf_map_lookup_batch(m->fd, first ? NULL : in, out, keys, values, &count, &opts);
+		if (rc && errno != ENOENT) {
+			if (first && (errno == EINVAL || errno == KERNEL_ENOTSUPP || errno == EOPNOTSUPP)) {
+				batched = 0;
+				break;
+			}
 			die(EXIT_ERROR, "cannot read %s: %s", m->name, strerror(errno));
 		}
-		if (m->info.type == BPF_MAP_TYPE_ARRAY && all_zero(value, m->info.value_size))
-			continue;
-		__u8 normal[MAX_KEY];
-		memcpy(normal, key, m->info.key_size);
-		to_gen0(m, normal, gen);
-		push(&r, normal, value);
+		for (__u32 i = 0; i < count; i++)
+			keep(&r, m, keys + i * m->info.key_size, values + i * m->info.value_size, gen);
+		if (rc)
+			break; /* ENOENT: the last batch */
+		memcpy(in, out, sizeof(in));
+		first = 0;
 	}
+	if (!batched) {
+		__u8 key[MAX_KEY], next[MAX_KEY], value[MAX_VALUE];
+		void *prev = NULL;
+		while (!bpf_map_get_next_key(m->fd, prev, next)) {
+			memcpy(key, next, m->info.key_size);
+			prev = key;
+			if (bpf_map_lookup_elem(m->fd, key, value)) {
+				if (errno == ENOENT)
+					continue;
+				die(EXIT_ERROR, "cannot read %s: %s", m->name, strerror(errno));
+			}
+			keep(&r, m, key, value, gen);
+		}
+	}
+	free(keys);
+	free(values);
 	sort_records(&r);
 	return r;
 }
@@ -519,7 +641,7 @@ static void apply_writes(const struct pinned_map *m, const struct records *r, __
 	__u8 *keys = malloc(chunk * MAX_KEY), *values = malloc(chunk * MAX_VALUE);
 	if (!keys || !values)
 		die(EXIT_ERROR, "out of memory");
-	int batch = m->info.type == BPF_MAP_TYPE_HASH;
+	int batch = 1;
 	for (size_t at = 0; at < r->count; at += chunk) {
 		size_t n = r->count - at < chunk ? r->count - at : chunk;
 		for (size_t k = 0; k < n; k++) {
@@ -545,6 +667,11 @@ static void apply_writes(const struct pinned_map *m, const struct records *r, __
 
 static void apply_deletes(const struct pinned_map *m, const struct records *r, __u32 gen)
 {
+	if (m->info.type == BPF_MAP_TYPE_ARRAY) {
+		/* An array entry cannot go: it is written as zeros (deletes carry zero values). */
+		apply_writes(m, r, gen);
+		return;
+	}
 	__u8 key[MAX_KEY], zero[MAX_VALUE] = {};
 	for (size_t k = 0; k < r->count; k++) {
 		memcpy(key, record(r, k), r->key_size);
@@ -641,10 +768,139 @@ static int commit_matches(const char *dir, __u32 gen, const struct gen_digest *w
  * Makes generation `gen` hold the image: reads what it holds, and writes only the difference. Its
  * commit record is cleared first and written last, so a crash in between leaves it marked incomplete.
  */
+/* --- What a generation holds, remembered -------------------------------------------------------
+ *
+ * Reading a generation back from the kernel walks every LPM trie from its root once per entry (about
+ * 2 s a million). So after committing one, the loader keeps the image it wrote in /run (tmpfs, gone
+ * at reboot), named by the version directory and the commit record. Since the record is a digest of
+ * the contents, a kept image whose record a generation carries is exactly what that generation holds:
+ * the next change is diffed against it without reading the maps. --verify reads them anyway.
+ */
+#define IMAGES "/run/calico-xdp/images"
+
+static void image_path(char *out, size_t size, const char *dir, const struct gen_digest *digest)
+{
+	__u64 h = 1469598103934665603ULL; /* FNV-1a of the directory */
+	for (const char *c = dir; *c; c++)
+		h = (h ^ (__u8)*c) * 1099511628211ULL;
+	int n = snprintf(out, size, "%s/%016llx-", IMAGES, (unsigned long long)h);
+	for (unsigned int i = 0; i < sizeof(digest->sha256) && n + 2 < (int)size; i++)
+		n += snprintf(out + n, size - n, "%02x", digest->sha256[i]);
+}
+
+static void remember(const char *dir, const struct image *im)
+{
+	char path[512], partial[600];
+	image_path(path, sizeof(path), dir, &im->digest);
+	if (!access(path, F_OK))
+		return;
+	mkdir("/run/calico-xdp", 0700);
+	mkdir(IMAGES, 0700);
+	snprintf(partial, sizeof(partial), "%s.%d", path, getpid());
+	FILE *f = fopen(partial, "wb");
+	/* Not remembering only costs the next change a read of the maps. */
+	if (!f)
+		return;
+	int ok = fwrite(im->bytes, 1, im->len, f) == im->len;
+	ok = !fclose(f) && ok;
+	if (!ok || rename(partial, path))
+		unlink(partial);
+}
+
+/* The image generation `gen` holds, when its commit record names one that was remembered. */
+static int recall(const char *dir, __u32 gen, struct image *out)
+{
+	struct pinned_map digests = open_map(dir, "gen_digest");
+	struct gen_digest have = {}, none = {};
+	int found = !bpf_map_lookup_elem(digests.fd, &gen, &have);
+	close(digests.fd);
+	if (!found || !memcmp(&have, &none, sizeof(have)))
+		return 0;
+	char path[512];
+	image_path(path, sizeof(path), dir, &have);
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return 0;
+	struct image im = {};
+	if (fseek(f, 0, SEEK_END) || (long)(im.len = (size_t)ftell(f)) < 0 || fseek(f, 0, SEEK_SET) ||
+	    !(im.bytes = malloc(im.len + 1)) || fread(im.bytes, 1, im.len, f) != im.len) {
+		fclose(f);
+		free(im.bytes);
+		return 0;
+	}
+	fclose(f);
+	if (im.len < 4 + sizeof(im.digest) || memcmp(im.bytes, "CXS1", 4) ||
+	    memcmp(im.bytes + 4, &have, sizeof(have))) {
+		free(im.bytes);
+		return 0;
+	}
+	memcpy(&im.digest, &have, sizeof(have));
+	index_image(&im, dir);
+	*out = im;
+	return 1;
+}
+
+/* Removes the remembered images of `dir` (forget DIR), or those no generation carries any more. */
+static void prune(const char *dir, int all)
+{
+	char path[512], keep[GENERATIONS][512];
+	struct gen_digest none = {};
+	int kept = 0;
+	if (!all) {
+		struct pinned_map digests = open_map(dir, "gen_digest");
+		for (__u32 g = 0; g < GENERATIONS; g++) {
+			struct gen_digest d = {};
+			if (!bpf_map_lookup_elem(digests.fd, &g, &d) && memcmp(&d, &none, sizeof(d)))
+				image_path(keep[kept++], sizeof(keep[0]), dir, &d);
+		}
+		close(digests.fd);
+	}
+	image_path(path, sizeof(path), dir, &none);
+	size_t prefix = strlen(path) - 2 * sizeof(none.sha256);
+	DIR *d = opendir(IMAGES);
+	if (!d)
+		return;
+	for (struct dirent *e; (e = readdir(d));) {
+		char full[600];
+		snprintf(full, sizeof(full), "%s/%s", IMAGES, e->d_name);
+		if (strncmp(full, path, prefix))
+			continue;
+		int wanted = 0;
+		for (int k = 0; k < kept; k++)
+			wanted |= !strcmp(full, keep[k]);
+		if (!wanted)
+			unlink(full);
+	}
+	closedir(d);
+}
+
+static int records_sorted(const struct records *r)
+{
+	for (size_t i = 1; i < r->count; i++)
+		if (memcmp(record(r, i - 1), record(r, i), r->key_size) > 0)
+			return 0;
+	return 1;
+}
+
+/* A map's records in an image, sorted (images from the TypeScript side already are). */
+static struct records image_records(const struct image_map *m, const struct pinned_map *pm)
+{
+	struct records r = {.key_size = pm->info.key_size, .value_size = pm->info.value_size, .count = m->count};
+	r.data = malloc(m->count * record_size(&r) + 1);
+	if (!r.data)
+		die(EXIT_ERROR, "out of memory");
+	memcpy(r.data, m->data, m->count * record_size(&r));
+	if (!records_sorted(&r))
+		sort_records(&r);
+	return r;
+}
+
 static void write_generation(const char *dir, const struct image *im, __u32 gen, int trust, int *halfway)
 {
 	if (trust && commit_matches(dir, gen, &im->digest))
 		return;
+	struct image known = {};
+	int recalled = trust && recall(dir, gen, &known);
 	const struct gen_digest none = {};
 	write_u32(dir, "gen_digest", gen, &none);
 	struct pinned_map maps[MAX_MAPS_IN_IMAGE];
@@ -654,18 +910,18 @@ static void write_generation(const char *dir, const struct image *im, __u32 gen,
 		maps[i] = open_map(dir, im->maps[i].name);
 		if (!is_generational(&maps[i].info))
 			die(EXIT_USAGE, "map %s has no generations", im->maps[i].name);
-		struct records have = read_generation(&maps[i], gen);
-		struct records want = {.key_size = maps[i].info.key_size,
-				       .value_size = maps[i].info.value_size,
-				       .count = im->maps[i].count};
-		want.data = malloc(im->maps[i].count * record_size(&want) + 1);
-		memcpy(want.data, im->maps[i].data, im->maps[i].count * record_size(&want));
-		sort_records(&want);
+		const struct image_map *before = NULL;
+		for (int k = 0; recalled && k < known.nmaps; k++)
+			if (!strcmp(known.maps[k].name, im->maps[i].name))
+				before = &known.maps[k];
+		struct records have = before ? image_records(before, &maps[i]) : read_generation(&maps[i], gen);
+		struct records want = image_records(&im->maps[i], &maps[i]);
 		changes[i] = diff(&have, &want);
 		total += changes[i].writes.count + changes[i].deletes.count;
 		free(have.data);
 		free(want.data);
 	}
+	free(known.bytes);
 	size_t done = 0;
 	for (int i = 0; i < im->nmaps; i++) {
 		/* Deletions first: a trie full of stale prefixes is the larger one. */
@@ -681,6 +937,7 @@ static void write_generation(const char *dir, const struct image *im, __u32 gen,
 		close(maps[i].fd);
 	}
 	write_u32(dir, "gen_digest", gen, &im->digest);
+	remember(dir, im);
 }
 
 /* sync DIR STEPS [--verify] < image: STEPS is a comma list of wG (make generation G hold the image),
@@ -708,7 +965,17 @@ static int cmd_sync(int argc, char **argv)
 			die(EXIT_USAGE, "bad step %s (want wG, aG or s)", step);
 		}
 	}
+	prune(argv[0], 0);
 	printf("{\"synced\":true}\n");
+	return 0;
+}
+
+/* forget DIR: drops what is remembered of DIR's generations (its version is being removed) */
+static int cmd_forget(int argc, char **argv)
+{
+	if (argc != 1)
+		die(EXIT_USAGE, "usage: forget DIR");
+	prune(argv[0], 1);
 	return 0;
 }
 
@@ -784,7 +1051,7 @@ int main(int argc, char **argv)
 	} commands[] = {
 		{"attach", cmd_attach}, {"update", cmd_update}, {"detach", cmd_detach}, {"link", cmd_link},
 		{"clear", cmd_clear},	{"gens", cmd_gens},	{"sync", cmd_sync},	{"dump", cmd_dump},
-		{"run", cmd_run},
+		{"run", cmd_run},	{"load", cmd_load},	{"forget", cmd_forget},
 	};
 	libbpf_set_print(NULL);
 	if (argc >= 2) {
@@ -792,6 +1059,6 @@ int main(int argc, char **argv)
 			if (!strcmp(argv[1], commands[i].name))
 				return commands[i].run(argc - 2, argv + 2);
 	}
-	die(EXIT_USAGE, "usage: calico-xdp-loader attach|update|detach|link|clear|gens|sync|dump|run ...");
+	die(EXIT_USAGE, "usage: calico-xdp-loader load|attach|update|detach|link|clear|gens|sync|dump|run ...");
 	return EXIT_USAGE;
 }

@@ -16,35 +16,16 @@ export function requireBpffs(where: string): void {
     throw new Error(bpffsMissing(where));
 }
 
-/**
- * Where bpftool runs: this machine by default, or a node's transport (which runs commands on the host
- * that holds the node's bpffs and copies local files there).
- */
+/** Where bpftool runs: this machine by default, or a node's transport (the host that holds its bpffs). */
 export interface BpftoolHost {
   host(file: string, args: readonly string[], options?: RunOptions): Promise<string>;
-  upload(localPath: string): Promise<string>;
 }
 
 export const LOCAL: BpftoolHost = {
   host: (file, args, options) => run(file, args, options),
-  upload: async (path) => path,
 };
 
 const hex = (b: Buffer) => [...b].map((x) => x.toString(16).padStart(2, "0"));
-
-/** Loads an XDP object, pinning the program at `<dir>/prog` and its maps at `<dir>/<map name>`. */
-export async function loadPinned(objectPath: string, dir: string, on: BpftoolHost = LOCAL): Promise<void> {
-  await on.host("bpftool", [
-    "prog",
-    "load",
-    await on.upload(objectPath),
-    join(dir, "prog"),
-    "type",
-    "xdp",
-    "pinmaps",
-    dir,
-  ]);
-}
 
 /** The id of the program pinned at `<dir>/prog`. */
 export async function pinnedProgramId(dir: string, on: BpftoolHost = LOCAL): Promise<number> {

@@ -1,10 +1,17 @@
+import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { type CompiledPolicy, compileXdpPolicy, encodeMaps, mapsDigest } from "../../sdk/xdp/compile";
+import {
+  addressMapSizes,
+  type CompiledPolicy,
+  compileXdpPolicy,
+  encodeMaps,
+  mapsDigest,
+} from "../../sdk/xdp/compile";
 import { MAX_RULES, REASONS, type Reason } from "../../sdk/xdp/layout";
 import type { XdpPolicyInput } from "../../sdk/xdp/policy";
-import { BPFFS, loadPinned, type RunResult, readCounters, requireBpffs, runProgram } from "./bpftool";
+import { BPFFS, type RunResult, readCounters, requireBpffs, runProgram } from "./bpftool";
 import { type BuiltObject, buildLoader, buildObject } from "./build";
 import { runBuffer } from "./exec";
 import { encodeImage, type LoaderHost, loader } from "./loader";
@@ -36,6 +43,7 @@ export class LoadedFilter {
     readonly dir: string,
     readonly object: BuiltObject,
     readonly compiled: CompiledPolicy,
+    private readonly loaderPath: string,
   ) {}
 
   static async load(policy: XdpPolicyInput, object?: BuiltObject): Promise<LoadedFilter> {
@@ -45,16 +53,17 @@ export class LoadedFilter {
     requireBpffs("this machine");
     const dir = join(BPFFS, `calico-xdp-run-${process.pid}-${randomBytes(4).toString("hex")}`);
     mkdirSync(dir);
+    const on = await localLoader();
     try {
-      await loadPinned(built.path, dir);
-      // A fresh program's active generation is 0: writing that one is enough to run it.
       const maps = encodeMaps(compiled);
-      await loader.sync(await localLoader(), dir, ["w0"], encodeImage(maps, mapsDigest(maps)));
+      await loader.load(on, built.path, dir, "xdp", addressMapSizes(maps));
+      // A fresh program's active generation is 0: writing that one is enough to run it.
+      await loader.sync(on, dir, ["w0"], encodeImage(maps, mapsDigest(maps)));
     } catch (error) {
-      rmSync(dir, { recursive: true, force: true });
+      forget(on.loader, dir);
       throw error;
     }
-    return new LoadedFilter(dir, built, compiled);
+    return new LoadedFilter(dir, built, compiled, on.loader);
   }
 
   get programPin(): string {
@@ -93,6 +102,12 @@ export class LoadedFilter {
   }
 
   close(): void {
-    rmSync(this.dir, { recursive: true, force: true });
+    forget(this.loaderPath, this.dir);
   }
+}
+
+/** Unpins a loaded filter and drops what the loader remembers of its maps. */
+function forget(loaderPath: string, dir: string): void {
+  execFileSync(loaderPath, ["forget", dir]);
+  rmSync(dir, { recursive: true, force: true });
 }

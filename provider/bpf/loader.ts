@@ -73,6 +73,8 @@ export interface Generations {
   readonly active: number;
   /** Commit records (hex) by generation; all zeros: incomplete. */
   readonly digests: readonly string[];
+  /** max_entries of every map pinned in the directory, by name. */
+  readonly maxEntries: Readonly<Record<string, number>>;
 }
 
 /** A network namespace to attach in (`--netns`), or the host's own. */
@@ -85,6 +87,25 @@ async function json<T>(on: LoaderHost, args: readonly string[], options?: RunOpt
 }
 
 export const loader = {
+  /**
+   * Loads the XDP program of `section` with the given maps resized, pinning the maps in `dir` and then
+   * the program at `dir/prog`.
+   */
+  load: (
+    on: LoaderHost,
+    object: string,
+    dir: string,
+    section: string,
+    maxEntries: Readonly<Record<string, number>>,
+  ) =>
+    json<{ progId: number }>(on, [
+      "load",
+      object,
+      dir,
+      section,
+      ...Object.entries(maxEntries).map(([name, entries]) => `${name}=${entries}`),
+    ]),
+
   /** Attaches through a bpf_link pinned at `linkPin`; fails with LOADER_BUSY when a program is there. */
   attach: (
     on: LoaderHost,
@@ -123,6 +144,11 @@ export const loader = {
       input: image,
       timeoutMs: 600_000,
     });
+  },
+
+  /** Drops what the node remembers of a version's generations (before removing the version). */
+  forget: async (on: LoaderHost, dir: string) => {
+    await on.hostBuffer(on.loader, ["forget", dir]);
   },
 
   /** Generation `gen` of the named maps, packed as generation-0 records. */

@@ -4,16 +4,17 @@
  * and recognises what an interrupted run left, so a crash at any point is repaired by the next run.
  *
  * Pins of resource <id> on node <node>, under the host's bpffs:
- *   calico-xdp/<id>/<node>/v-<object sha256, 16 hex>/{prog, maps}   one loaded program version
+ *   calico-xdp/<id>/<node>/v-<object sha256, 16 hex>-<map sizes, 8 hex>/{prog, maps}   a program version
  *   calico-xdp/<id>/<node>/link-<interface>                          the bpf_link attaching it
  * The id is derived from the resource's URN, so a create killed before Pulumi recorded it is found
  * again by the retried create.
  */
+import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { mapsDigest, type PackedMaps } from "../../sdk/xdp/compile";
 import { POLICY_MAPS } from "../../sdk/xdp/layout";
 import type { NodeAttachment, XdpNode } from "../../sdk/xdp/programArgs";
-import { BPFFS, loadPinned, pinnedProgramId } from "../bpf/bpftool";
+import { BPFFS, pinnedProgramId } from "../bpf/bpftool";
 import {
   type LinkState,
   LOADER_BUSY,
@@ -29,7 +30,6 @@ import { loaderOn, type NodeTransport } from "./transport";
 
 export const PIN_ROOT = join(BPFFS, "calico-xdp");
 export const nodePinDir = (id: string, node: string) => join(PIN_ROOT, id, node);
-const versionDir = (base: string, objectSha256: string) => join(base, `v-${objectSha256.slice(0, 16)}`);
 
 /** The program name the kernel keeps (15 characters of `calico_xdp_policy`). */
 const OUR_PROGRAM_NAME = "calico_xdp_poli";
@@ -173,6 +173,10 @@ export interface Desired {
   readonly loaderPath: string;
   /** false for a custom `source`, whose maps are its own. */
   readonly policy: boolean;
+  /** The ELF section of the program to load. */
+  readonly section: string;
+  /** max_entries of the maps to resize (the policy's address maps). */
+  readonly mapSizes: Readonly<Record<string, number>>;
   readonly maps: PackedMaps;
   readonly mapsSha256: string;
   readonly ruleCount: number;
@@ -183,21 +187,48 @@ export interface Previous {
   readonly attachment?: NodeAttachment;
 }
 
-/** The pinned program of `dir` for the desired object: reused when whole, loaded afresh otherwise. */
+/** Unpins a program version and drops what the node remembers of its maps. */
+async function removeVersion(t: NodeTransport, on: LoaderHost, dir: string): Promise<void> {
+  await loader.forget(on, dir);
+  await t.host("rm", ["-rf", dir]);
+}
+
+/**
+ * The program version to run: a whole one of the desired object whose maps are large enough (the one
+ * attached now first, so a change that fits rewrites maps only), else one loaded afresh with maps sized
+ * for the policy, whose directory is named by object and sizes so an interrupted load is found again.
+ */
 async function ensureVersion(
   t: NodeTransport,
+  on: LoaderHost,
   pins: NodePins,
-  dir: string,
+  base: string,
   desired: Desired,
-): Promise<number> {
-  const pinned = pins.versions.find((v) => v.dir === dir)?.progId;
-  if (pinned !== undefined) return pinned;
-  await t.host("rm", ["-rf", dir]);
+  attachedProgId: number | undefined,
+): Promise<{ dir: string; progId: number }> {
+  const prefix = join(base, `v-${desired.objectSha256.slice(0, 16)}-`);
+  const candidates = pins.versions
+    .filter((v) => v.dir.startsWith(prefix) && v.progId !== undefined)
+    .sort((a, b) => Number(b.progId === attachedProgId) - Number(a.progId === attachedProgId));
+  for (const version of candidates) {
+    if (!desired.policy) return { dir: version.dir, progId: version.progId! };
+    const { maxEntries } = await loader.generations(on, version.dir);
+    if (Object.entries(desired.mapSizes).every(([name, size]) => (maxEntries[name] ?? 0) >= size))
+      return { dir: version.dir, progId: version.progId! };
+  }
+  const sizes = createHash("sha256").update(JSON.stringify(desired.mapSizes)).digest("hex").slice(0, 8);
+  const dir = `${prefix}${sizes}`;
+  await removeVersion(t, on, dir);
   await t.host("mkdir", ["-p", dir]);
-  // bpftool pins the maps before the program, so a program pin means the version is whole.
-  await loadPinned(desired.objectPath, dir, t);
+  const { progId } = await loader.load(
+    on,
+    await t.upload(desired.objectPath),
+    dir,
+    desired.section,
+    desired.mapSizes,
+  );
   faultPoint("after-load");
-  return pinnedProgramId(dir, t);
+  return { dir, progId };
 }
 
 /**
@@ -223,8 +254,8 @@ export async function converge(
   if (owner.kind === "foreign" && !desired.takeOver)
     throw new Error(foreignMessage(node, desired.iface, owner.program, owner.who));
 
-  const dir = versionDir(base, desired.objectSha256);
-  const progId = await ensureVersion(t, pins, dir, desired);
+  const attachedProgId = owner.kind === "ours" ? owner.program.id : undefined;
+  const { dir, progId } = await ensureVersion(t, on, pins, base, desired, attachedProgId);
   // Maps that someone changed behind the commit records' back (drift) are read and fixed, not trusted.
   if (desired.policy)
     await syncGenerations(
@@ -239,7 +270,7 @@ export async function converge(
   faultPoint("after-pin");
   // What this resource no longer uses here: links on other interfaces, then other program versions.
   for (const other of pins.links) if (other.iface !== desired.iface) await loader.detach(on, other.pin);
-  for (const other of pins.versions) if (other.dir !== dir) await t.host("rm", ["-rf", other.dir]);
+  for (const other of pins.versions) if (other.dir !== dir) await removeVersion(t, on, other.dir);
 
   const now = await interfaceState(t, desired.iface);
   if (now.program?.id !== progId) {
@@ -341,6 +372,7 @@ export async function remove(
       }
     }
   }
+  for (const version of pins.versions) await loader.forget(on, version.dir);
   await t.host("rm", ["-rf", base]);
   // The resource's directory goes with its last node there (nodes on one host share it).
   await t.host("rmdir", [join(PIN_ROOT, id)]).catch(() => undefined);

@@ -7,7 +7,13 @@ import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import type * as pulumi from "@pulumi/pulumi";
 import { formatPath } from "../../sdk/calico/zodkit";
-import { compileXdpPolicy, encodeMaps, mapsDigest, type PackedMaps } from "../../sdk/xdp/compile";
+import {
+  addressMapSizes,
+  compileXdpPolicy,
+  encodeMaps,
+  mapsDigest,
+  type PackedMaps,
+} from "../../sdk/xdp/compile";
 import { type Credentials, joinCredentials, separateCredentials } from "../../sdk/xdp/credentials";
 import {
   type NodeAttachment,
@@ -232,6 +238,8 @@ async function desiredFor(id: string, spec: XdpProgramSpec): Promise<Desired> {
     objectSha256: object.sha256,
     loaderPath: (await buildLoader()).path,
     policy: spec.rules !== undefined,
+    section: spec.section ?? "xdp",
+    mapSizes: spec.rules === undefined ? {} : addressMapSizes(maps),
     maps,
     mapsSha256: mapsDigest(maps),
     ruleCount: spec.rules?.length ?? 0,

@@ -19,8 +19,10 @@ import {
   FAILSAFE_OUTBOUND_SHIFT,
   failsafeKey,
   GEN_PREFIX_BITS,
+  GENERATIONS,
   lpmV4Key,
   lpmV6Key,
+  MAX_ADDR_ENTRIES,
   type PolicyConfig,
   policyConfig,
   type ValueMatch,
@@ -424,6 +426,27 @@ export function encodeMaps(compiled: CompiledPolicy): PackedMaps {
     b.writeBigUInt64LE(compiled.failsafePorts.get(failsafe[i]!)!, at + failsafeKey.size);
   });
   return maps;
+}
+
+/** The smallest address-map capacity (per generation) a program is loaded with. */
+export const MIN_ADDRESS_CAPACITY = 1024;
+
+const ADDRESS_MAPS = /^(src|dst)_v[46]_(exact|lpm)$/;
+
+/**
+ * max_entries for the address maps of a program holding `maps`: both generations of the next power of
+ * two of what each holds (at least MIN_ADDRESS_CAPACITY). A hash map's bucket array follows its
+ * max_entries, so sizing them to the policy keeps an empty one at kilobytes, not tens of megabytes.
+ */
+export function addressMapSizes(maps: PackedMaps): Record<string, number> {
+  const sizes: Record<string, number> = {};
+  for (const [name, map] of Object.entries(maps)) {
+    if (!ADDRESS_MAPS.test(name)) continue;
+    let capacity = MIN_ADDRESS_CAPACITY;
+    while (capacity < map.count) capacity *= 2;
+    sizes[name] = GENERATIONS * Math.min(capacity, MAX_ADDR_ENTRIES);
+  }
+  return sizes;
 }
 
 /**

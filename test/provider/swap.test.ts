@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildLoader, buildObject, packageRoot } from "../../provider/bpf/build";
 import { converge, type Desired, PIN_ROOT, remove } from "../../provider/xdp/node";
 import { transportFor } from "../../provider/xdp/transport";
-import { compileXdpPolicy, encodeMaps, mapsDigest } from "../../sdk/xdp/compile";
+import { addressMapSizes, compileXdpPolicy, encodeMaps, mapsDigest } from "../../sdk/xdp/compile";
 import type { NodeAttachment, XdpNode } from "../../sdk/xdp/programArgs";
 import { background } from "../support/hosts";
 import { kernelSkip } from "../support/kernel";
@@ -56,6 +56,8 @@ describe.skipIf(skip)("atomic swap under a steady packet stream", () => {
       objectSha256: objects[i % 2]!.sha256,
       loaderPath,
       policy: true,
+      section: "xdp",
+      mapSizes: addressMapSizes(maps),
       maps,
       mapsSha256: mapsDigest(maps),
       ruleCount: 2,
