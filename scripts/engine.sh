@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
-# Provides the Pulumi engine the end-to-end tests and the demo run: the pulumi CLI, the
-# pulumi-resource-pulumi-nodejs plugin script (dynamic providers) and the Kubernetes resource plugin,
-# at the versions of the @pulumi/pulumi and @pulumi/kubernetes packages in package-lock.json.
+# Provides the Pulumi engine the end-to-end tests and the demo run: the pulumi CLI, the Node language
+# host, the pulumi-resource-pulumi-nodejs plugin script (dynamic providers) and the Kubernetes resource
+# plugin, at the versions of the @pulumi/pulumi and @pulumi/kubernetes packages in package-lock.json.
 #
 # No prebuilt binary can be downloaded here, so they are built from Go modules into a cache outside the
 # repository keyed by version; a second run finds them and prints only the bin directory. A suitable
 # `pulumi` already on PATH is used instead of building one.
 #
-# The Node language host (pulumi-language-nodejs) is not served by the Go module proxy at any version,
-# so it cannot be built here; programs run through the Automation API's inline language runtime
-# instead, which is what the tests and the demo use.
+# The Node language host (pulumi-language-nodejs), which `pulumi up` in a project directory runs, has its
+# own Go module since v3.69.0, which the proxy does not serve; up to v3.68.0 it was a package of
+# sdk/v3, so it is built from that release (the gRPC protocol between engine and language host is
+# stable across these versions). Elsewhere the normal Pulumi install provides all of these.
 #
 # Usage: bash scripts/engine.sh   -> prints the directory to put first on PATH
 set -euo pipefail
@@ -22,6 +23,8 @@ K8S_VERSION=$(node -p 'require("@pulumi/kubernetes/package.json").version')
 K8S_PROVIDER_MODULE=github.com/pulumi/pulumi-kubernetes/provider/v4
 K8S_PROVIDER_REV=v4.0.0-20260115033456-f47bc2d6f199
 K8S_SDK_REV=v4.22.2
+# The last sdk/v3 release that carries nodejs/cmd/pulumi-language-nodejs as a package.
+LANGUAGE_HOST_SDK=3.68.0
 
 CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/calico-xdp/engine/pulumi-$PULUMI_VERSION-kubernetes-$K8S_VERSION"
 BIN="$CACHE/bin"
@@ -56,6 +59,30 @@ MOD
       -ldflags "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$PULUMI_VERSION" \
       github.com/pulumi/pulumi/pkg/v3/cmd/pulumi)
     mv "$BIN/pulumi.tmp" "$BIN/pulumi"
+  fi
+fi
+
+if [ ! -x "$BIN/pulumi-language-nodejs" ]; then
+  if command -v pulumi-language-nodejs >/dev/null; then
+    ln -sf "$(command -v pulumi-language-nodejs)" "$BIN/pulumi-language-nodejs"
+  else
+    log "building pulumi-language-nodejs from sdk/v3 v$LANGUAGE_HOST_SDK (a minute or two the first time)"
+    src="$CACHE/src/language-nodejs"
+    mkdir -p "$src"
+    # sdk/v3's own replace directive, which a dependent module must repeat.
+    cat >"$src/go.mod" <<MOD
+module calicoxdp/engine/languagenodejs
+
+go 1.25
+
+require github.com/pulumi/pulumi/sdk/v3 v$LANGUAGE_HOST_SDK
+
+replace golang.org/x/text => golang.org/x/text v0.3.6
+MOD
+    printf '//go:build tools\n\npackage tools\n\nimport _ "github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs"\n' >"$src/tools.go"
+    (cd "$src" && go mod tidy >&2 && ticking go build -o "$BIN/pulumi-language-nodejs.tmp" \
+      github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs)
+    mv "$BIN/pulumi-language-nodejs.tmp" "$BIN/pulumi-language-nodejs"
   fi
 fi
 
