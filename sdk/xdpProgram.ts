@@ -10,14 +10,9 @@ import {
 } from "./xdp/programArgs";
 
 /**
- * Bumped with the package: a provider code change shows as an update of every XdpProgram, since
- * Pulumi runs `delete`/`read` with the code stored in state.
- */
-export const PROVIDER_VERSION: string = require("pulumi-calico-xdp/package.json").version;
-
-/**
  * The provider Pulumi serializes into state: plain functions that load the implementation at run
- * time from the installed package, so no local module, schema or native handle is captured.
+ * time from the installed package, so no local module, schema or native handle is captured, and a
+ * new release of the package needs no update of the resources it manages.
  */
 const provider: pulumi.dynamic.ResourceProvider = {
   check: (olds, news) => require("pulumi-calico-xdp/provider").check(olds, news),
@@ -42,8 +37,9 @@ export const isPlainObject = (value: unknown): value is Record<string, unknown> 
 
 /**
  * Nodes without their SSH secrets (readable in previews, and no secret taints what is derived from
- * them) and the secrets alone. Plain node lists are split as they are, so plain values stay plain;
- * otherwise the resolved list is split and the secret-free half is deliberately unsecreted.
+ * them) and the secrets alone. Plain node lists are split as they are, so plain values stay plain
+ * and each Output keeps its own secrecy; a list given as one Output is split when it resolves and
+ * stays as secret as it was, since Pulumi cannot tell which of its parts made it secret.
  */
 export function splitNodeSecrets(nodes: unknown): { nodes: unknown; credentials: pulumi.Output<unknown> } {
   const plain =
@@ -62,7 +58,7 @@ export function splitNodeSecrets(nodes: unknown): { nodes: unknown; credentials:
     .output(nodes as pulumi.Input<unknown[]>)
     .apply((resolved) => separateCredentials(resolved));
   return {
-    nodes: pulumi.unsecret(split.apply((s) => s.nodes)),
+    nodes: split.apply((s) => s.nodes),
     credentials: pulumi.secret(split.apply((s) => s.credentials)),
   };
 }
@@ -76,8 +72,8 @@ export function splitNodeSecrets(nodes: unknown): { nodes: unknown; credentials:
 export class XdpProgram extends pulumi.dynamic.Resource {
   /** Per node: status, the mode actually used, program id/tag, object and maps digests, when attached, error. */
   declare readonly attachments: pulumi.Output<NodeAttachment[]>;
-  /** sha256 of the program's sources (what a change of program shows as). */
-  declare readonly programSha256: pulumi.Output<string>;
+  /** sha256 of the program's C source, the headers beside it and its section (what a change of program shows as). */
+  declare readonly sourceSha256: pulumi.Output<string>;
   /** Digest of the compiled map contents (what a rules change shows as). */
   declare readonly mapsSha256: pulumi.Output<string>;
   /** Number of ingress rules compiled. */
@@ -100,9 +96,8 @@ export class XdpProgram extends pulumi.dynamic.Resource {
         nodes,
         credentials,
         identity,
-        providerVersion: PROVIDER_VERSION,
         attachments: undefined,
-        programSha256: undefined,
+        sourceSha256: undefined,
         mapsSha256: undefined,
         ruleCount: undefined,
       },

@@ -47,7 +47,6 @@ describe("XdpProgram wiring under Pulumi mocks", () => {
         },
         { action: "Deny", protocol: "TCP", destination: { ports: [6379] } },
       ],
-      providerVersion: expect.stringMatching(/^\d+\.\d+\.\d+/),
     });
     expect(xdp?.inputs.failsafeInbound).toHaveLength(9);
   });
@@ -200,6 +199,21 @@ describe("XdpProgram wiring under Pulumi mocks", () => {
       a: { privateKey: KEY },
       b: { privateKey: KEY, proxy: { privateKey: KEY, privateKeyPassword: "pw" } },
     });
+  });
+
+  it("GIVEN nodes as one secret Output WHEN constructed THEN the nodes stay secret and the keys go to credentials", async () => {
+    const hostKey = "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU";
+    new XdpProgram("ssh-secret-list", {
+      nodes: pulumi.secret([sshNode("a", KEY, { hostKey })]),
+      interfaceName: "eth0",
+      rules: [{ action: "Deny" }],
+    });
+    await settle();
+    const [xdp] = registered.filter((r) => r.type === XDP_TYPE && r.name === "ssh-secret-list");
+    expect(secretValue(xdp?.inputs.nodes)).toEqual([
+      { name: "a", connection: { type: "ssh", host: "198.19.0.2", hostKey } },
+    ]);
+    expect(secretValue(xdp?.inputs.credentials)).toEqual({ a: { privateKey: KEY } });
   });
 
   it("GIVEN a secret key in an UntrackedPolicy's xdp nodes WHEN rendered THEN the policy is not secret and the child gets the key", async () => {

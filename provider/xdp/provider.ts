@@ -66,8 +66,7 @@ type Outputs = XdpProgramSpec & {
   credentials?: Credentials;
   /** A digest of the resource's URN, set by the XdpProgram component: it names the pins on nodes. */
   identity?: string;
-  providerVersion?: string;
-  programSha256?: string;
+  sourceSha256?: string;
   mapsSha256?: string;
   ruleCount?: number;
   attachments?: NodeAttachment[];
@@ -162,7 +161,7 @@ export async function check(_olds: Inputs, news: Inputs): Promise<pulumi.dynamic
     inputs: {
       ...rest,
       ...toState(spec),
-      programSha256: programSourceSha256(spec),
+      sourceSha256: programSourceSha256(spec),
       mapsSha256: mapsDigest(policyMaps(spec)),
       ruleCount: spec.rules?.length ?? 0,
     },
@@ -175,14 +174,13 @@ const placeOf = (n: XdpNode) => JSON.stringify([n.name, nodeEndpoint(n.connectio
 export async function diff(_id: string, olds: Outputs, news: Outputs): Promise<pulumi.dynamic.DiffResult> {
   // Nothing replaces the resource: nodes, interface and program all change in place, node by node.
   const fields = [
-    "programSha256",
+    "sourceSha256",
     "mapsSha256",
     "interfaceName",
     "mode",
     "takeOver",
     "source",
     "section",
-    "providerVersion",
     "concurrency",
     "force",
     "credentials",

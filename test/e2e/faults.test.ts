@@ -75,7 +75,10 @@ describe.skipIf(skip)(
       const { id, attachments } = await xdp.state();
       expect(attachments).toEqual([expect.objectContaining({ node: node, status: "attached" })]);
       expect(attachedId(tb.server.netns, tb.server.iface)).toBe(attachments![0]!.programId);
-      expect(pinsOf(id!)).toEqual([`link-${tb.server.iface}`, expect.stringMatching(/^v-[0-9a-f]{16}$/)]);
+      expect(pinsOf(id!)).toEqual([
+        `link-${tb.server.iface}`,
+        expect.stringMatching(/^v-[0-9a-f]{16}-[0-9a-f]{8}$/),
+      ]);
       expect(await connect(deniedPort)).toBe("timeout");
       expect(await connect(allowedPort)).toBe("connected");
       await xdp.stack.refresh();

@@ -29,7 +29,6 @@ describe.skipIf(skip)("XdpProgram provider on netns nodes", () => {
     nodes: [{ name: "redis-1", connection: { type: "netns", netns: tb.server.netns } }],
     interfaceName: tb.server.iface,
     rules: rules(allowed),
-    providerVersion: "test",
   });
   const connect = (from: string) => inNetns(tb.client.netns, "tcp-connect", tb.server.address, "6379", from);
 
@@ -57,10 +56,9 @@ describe.skipIf(skip)("XdpProgram provider on netns nodes", () => {
       mode: "auto",
       takeOver: false,
       ruleCount: 2,
-      providerVersion: "test",
     });
     expect(result.inputs.mapsSha256).toMatch(/^[0-9a-f]{64}$/);
-    expect(result.inputs.programSha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(result.inputs.sourceSha256).toMatch(/^[0-9a-f]{64}$/);
   });
 
   it("GIVEN create WHEN attached THEN the allowed client connects, the denied one does not, and counters match", async () => {

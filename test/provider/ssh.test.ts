@@ -52,7 +52,6 @@ describe.skipIf(skip)("XdpProgram over SSH on three hosts", () => {
       },
       { action: "Deny", protocol: "TCP", destination: { ports: [6379] } },
     ],
-    providerVersion: "test",
     ...extra,
   });
   const checked = async (inputs: Record<string, unknown>, olds: Record<string, unknown> = {}) => {

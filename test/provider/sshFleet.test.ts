@@ -39,7 +39,6 @@ describe.skipIf(skip)(`a fleet of ${NODES} SSH nodes`, () => {
       source: { nets: [`${h.deniedAddress}/32`] },
       destination: { ports: [port] },
     })),
-    providerVersion: "test",
   });
   const check = async (news: Record<string, unknown>, olds: Record<string, unknown> = {}) => {
     const result = await provider.check(olds, news);
