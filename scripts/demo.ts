@@ -1,6 +1,6 @@
 /**
  * The demos, on hosts in network namespaces and a local file backend (Calico objects rendered to a
- * directory), through the Automation API:
+ * directory), each run by the pulumi CLI in its example's directory, as a user would run it:
  *   up       examples/redis-host: a Redis host and a client; an allowed and a denied client PING it
  *   dos      examples/dos-denylist: an edge host flooded from a listed source while a client is served
  *   destroy  pulumi destroy of whichever ran, and removal of their hosts and files
@@ -8,13 +8,13 @@
  * Run through scripts/demo.sh, which installs what is missing and builds the engine first.
  */
 import { execFile, execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
-import { join } from "node:path";
-import { LocalWorkspace } from "@pulumi/pulumi/automation";
+import { dirname, join } from "node:path";
+import { LocalWorkspace, PulumiCommand } from "@pulumi/pulumi/automation";
 import { packageRoot } from "../provider/bpf/build";
 import { redisServerArgv } from "./redis";
-import { engineWorkspace } from "./workspace";
+import { engineEnv, setStackConfig } from "./workspace";
 
 const ROOT = packageRoot();
 const DEMO = join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "calico-xdp", "demo");
@@ -22,7 +22,6 @@ const DEMO = join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "cali
 /** One demo: its stack, its two hosts and their addresses on 198.18.<subnet>.0/24. */
 interface Demo {
   readonly stack: "demo" | "dos";
-  readonly project: string;
   readonly program: string;
   readonly host: {
     readonly node: string;
@@ -41,14 +40,12 @@ interface Demo {
 const DEMOS: Readonly<Record<"demo" | "dos", Demo>> = {
   demo: {
     stack: "demo",
-    project: "redis-host",
     program: "redis-host",
     host: { node: "redis-1", netns: "cxdemo-redis", iface: "cxdemo0", ip: "198.18.0.1" },
     client: { netns: "cxdemo-client", iface: "cxdemo1", allowed: "198.18.0.10", other: "198.18.0.20" },
   },
   dos: {
     stack: "dos",
-    project: "dos-denylist",
     program: "dos-denylist",
     host: { node: "edge-1", netns: "cxdemo-edge", iface: "cxdemo2", ip: "198.18.7.1" },
     client: { netns: "cxdemo-attack", iface: "cxdemo3", allowed: "198.18.7.10", other: "198.18.7.66" },
@@ -136,6 +133,19 @@ function ping(demo: Demo, from: string): Promise<string> {
   });
 }
 
+/** `npm install` in the example (the package by its relative path), when its package.json changed. */
+function installExample(dir: string): void {
+  const stamp = join(dir, "node_modules", ".package.json.sha256");
+  const want = readFileSync(join(dir, "package.json"), "utf8");
+  if (existsSync(stamp) && readFileSync(stamp, "utf8") === want) return;
+  say(`npm install in examples/${dir.split("/").pop()}`);
+  execFileSync("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error"], {
+    cwd: dir,
+    stdio: "inherit",
+  });
+  writeFileSync(stamp, want);
+}
+
 async function stack(demo: Demo) {
   const engineBin = process.env.CALICO_XDP_ENGINE_BIN;
   if (!engineBin) {
@@ -143,11 +153,14 @@ async function stack(demo: Demo) {
       "run the demo through scripts/demo.sh (it builds the engine and sets CALICO_XDP_ENGINE_BIN)",
     );
   }
-  const program = require(join(ROOT, "dist", "examples", demo.program, "program.js"));
-  const fromConfig = program.redisHostFromConfig ?? program.dosDenylistFromConfig;
+  const workDir = join(ROOT, "examples", demo.program);
+  installExample(workDir);
   return LocalWorkspace.createOrSelectStack(
-    { projectName: demo.project, stackName: demo.stack, program: async () => fromConfig() },
-    await engineWorkspace(engineBin, join(DEMO, demo.stack), "calico-xdp-demo", demo.project),
+    { stackName: demo.stack, workDir },
+    {
+      pulumiCommand: await PulumiCommand.get({ root: dirname(engineBin), skipVersionCheck: true }),
+      envVars: engineEnv(engineBin, join(DEMO, demo.stack), "calico-xdp-demo"),
+    },
   );
 }
 
@@ -175,22 +188,13 @@ async function start(demo: Demo, config: Record<string, unknown>) {
   );
   createHosts(demo);
   const s = await stack(demo);
-  await s.setAllConfig(
-    Object.fromEntries(
-      Object.entries({
-        nodes: [
-          {
-            name: demo.host.node,
-            interfaceName: demo.host.iface,
-            ip: demo.host.ip,
-            netns: demo.host.netns,
-          },
-        ],
-        renderYamlTo: join(DEMO, demo.stack, "rendered"),
-        ...config,
-      }).map(([k, v]) => [k, { value: typeof v === "string" ? v : JSON.stringify(v) }]),
-    ),
-  );
+  await setStackConfig(s, {
+    nodes: [
+      { name: demo.host.node, interfaceName: demo.host.iface, ip: demo.host.ip, netns: demo.host.netns },
+    ],
+    renderYamlTo: join(DEMO, demo.stack, "rendered"),
+    ...config,
+  });
   say(`pulumi up of examples/${demo.program} (file backend, Calico objects rendered to a directory)`);
   await s.up({ onOutput: (out) => process.stdout.write(out) });
   say(`Calico objects written to ${join(DEMO, demo.stack, "rendered", "1-manifest")}`);

@@ -84,15 +84,13 @@ export function dosDenylist(config: DosDenylistConfig) {
   };
 }
 
-/** The stack from its Pulumi config (`nodes`, `denyNets`, `xdp`, `renderYamlTo`), with documentation defaults. */
+/** The stack from its Pulumi config (`nodes`, `denyNets`, `xdp`, `renderYamlTo`; defaults in Pulumi.yaml). */
 export function dosDenylistFromConfig() {
   const config = new pulumi.Config();
   return dosDenylist({
-    nodes: config.getObject<EdgeNode[]>("nodes") ?? [
-      { name: "edge-1", interfaceName: "eth0", ip: "198.18.0.1" },
-    ],
-    denyNets: config.getObject<string[]>("denyNets") ?? ["198.18.100.0/24", "198.18.101.7"],
-    xdp: config.getBoolean("xdp") ?? true,
-    renderYamlTo: config.get("renderYamlTo"),
+    nodes: config.requireObject<EdgeNode[]>("nodes"),
+    denyNets: config.requireObject<string[]>("denyNets"),
+    xdp: config.requireBoolean("xdp"),
+    renderYamlTo: config.get("renderYamlTo") || undefined,
   });
 }

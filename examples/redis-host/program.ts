@@ -85,15 +85,13 @@ export function redisHost(config: RedisHostConfig) {
   };
 }
 
-/** The stack from its Pulumi config (`nodes`, `clientCidrs`, `xdp`, `renderYamlTo`), with demo defaults. */
+/** The stack from its Pulumi config (`nodes`, `clientCidrs`, `xdp`, `renderYamlTo`; defaults in Pulumi.yaml). */
 export function redisHostFromConfig() {
   const config = new pulumi.Config();
   return redisHost({
-    nodes: config.getObject<RedisNode[]>("nodes") ?? [
-      { name: "redis-1", interfaceName: "eth0", ip: "198.18.0.1" },
-    ],
-    clientCidrs: config.getObject<string[]>("clientCidrs") ?? ["198.18.1.0/24"],
-    xdp: config.getBoolean("xdp") ?? true,
-    renderYamlTo: config.get("renderYamlTo"),
+    nodes: config.requireObject<RedisNode[]>("nodes"),
+    clientCidrs: config.requireObject<string[]>("clientCidrs"),
+    xdp: config.requireBoolean("xdp"),
+    renderYamlTo: config.get("renderYamlTo") || undefined,
   });
 }

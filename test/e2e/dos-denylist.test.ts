@@ -6,7 +6,7 @@ import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dosDenylistFromConfig } from "../../examples/dos-denylist/program";
 import { PIN_ROOT } from "../../provider/xdp/node";
-import { engineWorkspace } from "../../scripts/workspace";
+import { engineWorkspace, setStackConfig } from "../../scripts/workspace";
 import type { NodeAttachment } from "../../sdk/xdp/programArgs";
 import { XDP_PROGRAM_TYPE } from "../../sdk/xdpProgram";
 import { engine } from "../support/engine";
@@ -25,15 +25,14 @@ describe.skipIf(skip)(
     let server: Awaited<ReturnType<typeof background>>;
     let stack: Stack;
     let work: string;
-    const config = (denyNets: string[]) => ({
-      nodes: {
-        value: JSON.stringify([
+    const configure = (denyNets: string[]) =>
+      setStackConfig(stack, {
+        nodes: [
           { name: "edge-1", interfaceName: tb.server.iface, ip: tb.server.address, netns: tb.server.netns },
-        ]),
-      },
-      denyNets: { value: JSON.stringify(denyNets) },
-      renderYamlTo: { value: join(work, "rendered") },
-    });
+        ],
+        denyNets,
+        renderYamlTo: join(work, "rendered"),
+      });
     const connect = (from: string) =>
       inNetns(tb.client.netns, "tcp-connect", tb.server.address, "8080", from);
     const xdpState = async () => {
@@ -66,7 +65,7 @@ describe.skipIf(skip)(
         { projectName: "dos-denylist", stackName: "e2e", program: async () => dosDenylistFromConfig() },
         await engineWorkspace(bin!, work, "calico-xdp-tests", "dos-denylist"),
       );
-      await stack.setAllConfig(config([`${tb.client.deniedAddress}/32`, "198.18.222.0/24"]));
+      await configure([`${tb.client.deniedAddress}/32`, "198.18.222.0/24"]);
     }, 3_600_000);
     afterAll(async () => {
       try {
@@ -94,7 +93,7 @@ describe.skipIf(skip)(
 
     it("2. changing the set's nets is an update of the XdpProgram's maps only: same program, new verdicts", async () => {
       const before = await xdpState();
-      await stack.setAllConfig(config(["198.18.222.0/24"]));
+      await configure(["198.18.222.0/24"]);
       const ops: Record<string, string> = {};
       const preview = await stack.preview({
         onEvent: (event) => {

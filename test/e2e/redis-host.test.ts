@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { redisHostFromConfig } from "../../examples/redis-host/program";
 import { PIN_ROOT } from "../../provider/xdp/node";
 import { startRedis } from "../../scripts/redis";
-import { engineWorkspace } from "../../scripts/workspace";
+import { engineWorkspace, setStackConfig } from "../../scripts/workspace";
 import type { NodeAttachment } from "../../sdk/xdp/programArgs";
 import { type ApiServer, apiServerBinary, startApiServer } from "../support/apiserver";
 import { engine } from "../support/engine";
@@ -32,14 +32,13 @@ describe.skipIf(skip)(
     const policyPath = "/apis/projectcalico.org/v3/globalnetworkpolicies/redis-untracked";
     const hostEndpointPath = () => `/apis/projectcalico.org/v3/hostendpoints/redis-1-${tb.server.iface}`;
 
-    const config = (clientCidrs: string[]) => ({
-      nodes: {
-        value: JSON.stringify([
+    const configure = (clientCidrs: string[]) =>
+      setStackConfig(stack, {
+        nodes: [
           { name: "redis-1", interfaceName: tb.server.iface, ip: tb.server.address, netns: tb.server.netns },
-        ]),
-      },
-      clientCidrs: { value: JSON.stringify(clientCidrs) },
-    });
+        ],
+        clientCidrs,
+      });
     const xdpState = async () => {
       const state = (await stack.exportStack()).deployment as {
         resources?: { type: string; outputs?: { attachments?: NodeAttachment[] } }[];
@@ -64,7 +63,7 @@ describe.skipIf(skip)(
         // The Kubernetes provider finds the API server as kubectl would.
         { ...workspace, envVars: { ...workspace.envVars, KUBECONFIG: api.kubeconfig } },
       );
-      await stack.setAllConfig(config([`${tb.client.address}/32`]));
+      await configure([`${tb.client.address}/32`]);
     }, 3_600_000);
 
     afterAll(async () => {
@@ -141,7 +140,7 @@ describe.skipIf(skip)(
 
     it("4. changing an allowed CIDR is an update of the XdpProgram and the policy, applied in place", async () => {
       const before = attachedId(tb.server.netns, tb.server.iface);
-      await stack.setAllConfig(config([`${tb.client.address}/32`, `${tb.client.deniedAddress}/32`]));
+      await configure([`${tb.client.address}/32`, `${tb.client.deniedAddress}/32`]);
       const ops: Record<string, string> = {};
       const events: string[] = [];
       const preview = await stack.preview({
@@ -164,10 +163,10 @@ describe.skipIf(skip)(
       expect(comment).toMatch(/^### Pulumi preview: 2 to update\n/);
       expect(comment).toMatch(
         new RegExp(
-          `\\| \`redis-untracked-xdp\` \\| update \\| redis-1 \\(netns ${tb.server.netns}\\) \\| ${tb.server.iface} \\| 2 \\| \`[0-9a-f]{12}\` \\| \`[0-9a-f]{12}\` → \`[0-9a-f]{12}\` \\| redis-1: (native|generic) \\|`,
+          `\\| \`redis-untracked-xdp\` \\| update \\| \`redis-1\` \\(netns \`${tb.server.netns}\`\\) \\| \`${tb.server.iface}\` \\| 2 \\| \`[0-9a-f]{12}\` \\| \`[0-9a-f]{12}\` → \`[0-9a-f]{12}\` \\| \`redis-1\`: (native|generic) \\|`,
         ),
       );
-      expect(comment).toMatch(/\| GlobalNetworkPolicy \| `redis-untracked` \| update/);
+      expect(comment).toMatch(/\| `GlobalNetworkPolicy` \| `redis-untracked` \| update/);
       expect(ops[XDP]).toBe("update");
       expect(ops["kubernetes:projectcalico.org/v3:GlobalNetworkPolicy"]).toBe("update");
       expect(preview.changeSummary.replace ?? 0).toBe(0);
@@ -196,12 +195,12 @@ describe.skipIf(skip)(
 
     it("7. an invalid CIDR in the stack config fails preview with the field path and changes nothing", async () => {
       const before = attachedId(tb.server.netns, tb.server.iface);
-      await stack.setAllConfig(config(["198.18.0.1/24"]));
+      await configure(["198.18.0.1/24"]);
       await expect(stack.preview()).rejects.toThrow(
         /ingress\[0\]\.source\.nets\[0\] "198\.18\.0\.1\/24" is not a network address: did you mean "198\.18\.0\.0\/24"\?/,
       );
       expect(attachedId(tb.server.netns, tb.server.iface)).toBe(before);
-      await stack.setAllConfig(config([`${tb.client.address}/32`]));
+      await configure([`${tb.client.address}/32`]);
     });
 
     it("6. destroy removes the Calico objects and detaches the program, leaving no pins", async () => {
