@@ -67,7 +67,8 @@ function topLevelFields(detailedDiff: unknown): string[] {
 }
 
 const typeOf = (urn: string) => urn.split("::")[2]?.split("$").pop() ?? "";
-const nameOf = (urn: string) => urn.split("::").pop() ?? urn;
+/** A URN is `urn:pulumi:<stack>::<project>::<type>::<name>`, and the name may itself contain `::`. */
+const nameOf = (urn: string) => urn.split("::").slice(3).join("::") || urn;
 
 export function parsePreview(text: string): Step[] {
   const trimmed = text.trim();
@@ -80,12 +81,33 @@ export function parsePreview(text: string): Step[] {
   return fromEventLog(trimmed.split("\n").filter((l) => l.trim() !== ""));
 }
 
-const short = (hash: unknown) => (typeof hash === "string" ? `\`${hash.slice(0, 12)}\`` : "–");
-const change = (before: unknown, after: unknown, format: (v: unknown) => string = String) =>
+/**
+ * Any string from the preview (names, types, nodes, fields: all chosen by whoever wrote the program) as
+ * an inline code span on one line, so no Markdown, HTML, comment, mention or link in it takes effect:
+ * a fence longer than any backtick run inside, line breaks and control characters as spaces.
+ */
+export function code(value: unknown): string {
+  const text = String(value).replace(/[\p{Cc}\u2028\u2029]/gu, " ");
+  const fence = "`".repeat(Math.max(0, ...(text.match(/`+/g) ?? []).map((run) => run.length)) + 1);
+  const pad = /^[` ]|[` ]$/.test(text) ? " " : "";
+  return `${fence}${pad}${text}${pad}${fence}`;
+}
+
+/** The engine's own words (operations), kept plain when they are words; anything else as code. */
+const word = (value: unknown) => (/^[a-z][a-z-]*$/.test(String(value)) ? String(value) : code(value));
+
+/**
+ * A table cell: a pipe would end it even inside a code span, so each is escaped, with any backslashes
+ * before it doubled so that they cannot escape the escape.
+ */
+const cell = (text: string) => text.replace(/(\\*)\|/g, (_, slashes: string) => `${slashes}${slashes}\\|`);
+
+const count = (value: unknown) => (typeof value === "number" ? String(value) : code(value));
+const short = (hash: unknown) => (typeof hash === "string" ? code(hash.slice(0, 12)) : "–");
+const change = (before: unknown, after: unknown, format: (v: unknown) => string) =>
   before === undefined || JSON.stringify(before) === JSON.stringify(after)
     ? format(after)
     : `${format(before)} → ${format(after)}`;
-const cell = (text: string) => text.replace(/\|/g, "\\|").replace(/\n/g, " ");
 
 function xdpRows(steps: readonly Step[]): string[] {
   return steps
@@ -98,21 +120,21 @@ function xdpRows(steps: readonly Step[]): string[] {
           name: string;
           connection?: { type: string; netns?: string };
         }[]
-      ).map((n) => `${n.name}${n.connection?.netns ? ` (netns ${n.connection.netns})` : ""}`);
+      ).map((n) => `${code(n.name)}${n.connection?.netns ? ` (netns ${code(n.connection.netns)})` : ""}`);
       const mode = (s.new?.outputs?.attachments ?? s.old?.outputs?.attachments) as
         | { node: string; mode?: string }[]
         | undefined;
       const modes = mode?.length
-        ? mode.map((a) => `${a.node}: ${a.mode ?? "?"}`).join(", ")
-        : String(after.mode ?? before.mode ?? "auto");
+        ? mode.map((a) => `${code(a.node)}: ${word(a.mode ?? "?")}`).join(", ")
+        : word(after.mode ?? before.mode ?? "auto");
       return nodes.map((node, i) =>
         [
-          i === 0 ? `\`${nameOf(s.urn)}\`` : "",
-          i === 0 ? s.op : "",
+          i === 0 ? code(nameOf(s.urn)) : "",
+          i === 0 ? word(s.op) : "",
           node,
-          String(after.interfaceName ?? before.interfaceName ?? ""),
-          change(before.ruleCount, after.ruleCount),
-          change(before.programSha256, after.programSha256, short),
+          code(after.interfaceName ?? before.interfaceName ?? ""),
+          change(before.ruleCount, after.ruleCount, count),
+          change(before.sourceSha256, after.sourceSha256, short),
           change(before.mapsSha256, after.mapsSha256, short),
           i === 0 ? modes : "",
         ]
@@ -132,8 +154,8 @@ function calicoRows(steps: readonly Step[]): string[] {
         metadata?: { name?: string };
       };
       const kind = object.kind ?? s.type.split(":").pop();
-      const fields = s.diffs.length ? ` (${s.diffs.join(", ")})` : "";
-      return `| ${cell(String(kind))} | \`${cell(object.metadata?.name ?? nameOf(s.urn))}\` | ${cell(s.op + fields)} |`;
+      const fields = s.diffs.length ? ` (${s.diffs.map(code).join(", ")})` : "";
+      return `| ${cell(code(kind))} | ${cell(code(object.metadata?.name ?? nameOf(s.urn)))} | ${cell(word(s.op) + fields)} |`;
     });
 }
 
@@ -169,9 +191,10 @@ export function previewComment(text: string, limit = COMMENT_LIMIT): string {
   const others = steps.filter((s) => s.type !== XDP_TYPE && !/projectcalico\.org\//.test(s.type));
   if (others.length)
     sections.push(
-      ["#### Other resources", ...others.map((s) => `- ${s.op} \`${s.type}\` \`${nameOf(s.urn)}\``)].join(
-        "\n",
-      ),
+      [
+        "#### Other resources",
+        ...others.map((s) => `- ${word(s.op)} ${code(s.type)} ${code(nameOf(s.urn))}`),
+      ].join("\n"),
     );
   return trim(`${sections.join("\n\n")}\n`, limit);
 }

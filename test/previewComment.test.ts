@@ -1,3 +1,6 @@
+import fc from "fast-check";
+import { micromark } from "micromark";
+import { gfm, gfmHtml } from "micromark-extension-gfm";
 import { describe, expect, it } from "vitest";
 import { COMMENT_LIMIT, previewComment } from "../provider/previewComment";
 
@@ -14,7 +17,7 @@ const xdpInputs = (ruleCount: number, mapsDigit: string) => ({
   ],
   interfaceName: "eth0",
   ruleCount,
-  programSha256: "a".repeat(64),
+  sourceSha256: "a".repeat(64),
   mapsSha256: mapsDigit.repeat(64),
   mode: "auto",
 });
@@ -73,11 +76,11 @@ describe("calico-xdp preview-comment", () => {
     const md = previewComment(JSON.stringify(jsonPreview));
     expect(md).toMatch(/^### Pulumi preview: 2 to update, 1 to create\n/);
     expect(md).toContain(
-      "| `redis-untracked-xdp` | update | redis-1 | eth0 | 2 → 3 | `aaaaaaaaaaaa` | `bbbbbbbbbbbb` → `cccccccccccc` | redis-1: native, redis-2: generic |",
+      "| `redis-untracked-xdp` | update | `redis-1` | `eth0` | 2 → 3 | `aaaaaaaaaaaa` | `bbbbbbbbbbbb` → `cccccccccccc` | `redis-1`: native, `redis-2`: generic |",
     );
-    expect(md).toContain("|  |  | redis-2 (netns r2) | eth0 | 2 → 3 |");
-    expect(md).toContain("| GlobalNetworkPolicy | `redis-untracked` | update (spec) |");
-    expect(md).toContain("| HostEndpoint | `redis-3-eth0` | create |");
+    expect(md).toContain("|  |  | `redis-2` (netns `r2`) | `eth0` | 2 → 3 |");
+    expect(md).toContain("| `GlobalNetworkPolicy` | `redis-untracked` | update (`spec`) |");
+    expect(md).toContain("| `HostEndpoint` | `redis-3-eth0` | create |");
     expect(md).not.toContain("pulumi:pulumi:Stack");
     expect(md).not.toContain("pulumi:providers:");
   });
@@ -107,5 +110,92 @@ describe("calico-xdp preview-comment", () => {
 
   it("GIVEN empty input WHEN rendered THEN it explains what to pipe in", () => {
     expect(() => previewComment("")).toThrow(/pipe `pulumi preview --json`/);
+  });
+
+  /** GitHub's Markdown (GFM, raw HTML allowed as GitHub allows some) as HTML. */
+  const asGitHub = (md: string) =>
+    micromark(md, { extensions: [gfm()], htmlExtensions: [gfmHtml()], allowDangerousHtml: true });
+  const decode = (html: string) =>
+    html
+      .replace(/&lt;/g, "<")
+      .replace(/&gt;/g, ">")
+      .replace(/&quot;/g, '"')
+      .replace(/&amp;/g, "&");
+  const hostile = fc
+    .array(
+      fc.constantFrom(
+        "`",
+        "``",
+        "|",
+        "\\",
+        "\\|",
+        "<!--",
+        "-->",
+        "<img src=x onerror=alert(1)>",
+        "@org/team",
+        "\n### Pulumi preview: forged\n",
+        "\r\n",
+        "*",
+        "_",
+        "[x](https://evil.example)",
+        "https://evil.example",
+        ":tada:",
+        "&amp;",
+        " ",
+        "a",
+      ),
+      { minLength: 1, maxLength: 8 },
+    )
+    .map((parts) => parts.join(""));
+
+  it("PROPERTY any resource name, node, interface, kind or type stays text in its own cell: no heading, HTML, comment, link or mention", () => {
+    fc.assert(
+      fc.property(hostile, (name) => {
+        const steps = [
+          {
+            op: "create",
+            urn: `urn:pulumi:pr::p::calico-xdp:index:UntrackedPolicy$${XDP_URN.split("$")[1]!.split("::")[0]}::${name}`,
+            newState: {
+              type: "pulumi-nodejs:dynamic/calico-xdp:XdpProgram",
+              inputs: {
+                nodes: [{ name, connection: { type: "netns", netns: name } }],
+                interfaceName: name,
+                ruleCount: 1,
+              },
+            },
+          },
+          {
+            op: "create",
+            urn: `urn:pulumi:pr::p::kubernetes:projectcalico.org/v3:HostEndpoint::${name}`,
+            newState: {
+              type: "kubernetes:projectcalico.org/v3:HostEndpoint",
+              inputs: { kind: name, metadata: { name } },
+            },
+          },
+          {
+            op: "create",
+            urn: `urn:pulumi:pr::p::my:index:${name}::${name}`,
+            newState: { type: `my:${name}` },
+          },
+        ];
+        const html = asGitHub(previewComment(JSON.stringify({ steps })));
+        const tags = [...html.matchAll(/<\/?([a-zA-Z][a-zA-Z0-9]*)/g)].map((m) => m[1]!);
+        expect(new Set(tags)).toEqual(
+          new Set(["h3", "h4", "table", "thead", "tbody", "tr", "th", "td", "code", "ul", "li"]),
+        );
+        expect(html).not.toContain("<!--");
+        expect(html.match(/<h3>/g)).toHaveLength(1);
+        const rows = [...html.matchAll(/<tr>([\s\S]*?)<\/tr>/g)].map((m) => m[1]!);
+        expect(rows.map((r) => r.match(/<t[dh][ >]/g)?.length)).toEqual([8, 8, 3, 3]);
+        // Mentions, emoji and autolinks are not made inside code.
+        const outsideCode = html.replace(/<code>[\s\S]*?<\/code>/g, "");
+        expect(outsideCode).not.toMatch(/@|:tada:|https:/);
+        // And the reviewer reads the name as it is (line breaks as spaces; a backslash before a pipe doubled).
+        const shown = decode(rows[1]!.match(/<td><code>([\s\S]*?)<\/code><\/td>/)![1]!);
+        const flat = (text: string) => text.replace(/\\/g, "").replace(/\s+/g, " ").trim();
+        expect(flat(shown)).toBe(flat(name));
+      }),
+      { numRuns: 300 },
+    );
   });
 });
