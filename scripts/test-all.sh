@@ -10,4 +10,6 @@ if command -v go >/dev/null; then
   bash scripts/apiserver.sh >/dev/null
 fi
 npm run --silent lint
+# The API reference (TypeDoc, into dist/api): a broken doc comment or export fails here.
+npm run --silent docs:api
 npm test

@@ -1,9 +1,21 @@
-export * from "./calico/cidr";
-export * from "./calico/ports";
-export type { CalicoObject } from "./calico/render";
-export { compact } from "./calico/render";
-export * from "./calico/resources";
-export * from "./calico/rule";
+/**
+ * pulumi-calico-xdp: Calico host protection (HostEndpoint, untracked GlobalNetworkPolicy,
+ * GlobalNetworkSet, FelixConfiguration) for Pulumi, and the XDP filter that enforces such a policy's
+ * ingress rules in the NIC driver.
+ *
+ * This list is the package's public API; everything else is internal and may change in any release.
+ * @packageDocumentation
+ */
+
+export type { Port, Protocol, ProtocolName } from "./calico/ports";
+export {
+  type ApiVersion,
+  DEFAULT_FAILSAFE_INBOUND,
+  DEFAULT_FAILSAFE_OUTBOUND,
+  type ProtoPort,
+} from "./calico/resources";
+// Calico's vocabulary, as the components take it.
+export type { Action, EntityRule, Rule, RuleInput } from "./calico/rule";
 export {
   matchesSelector,
   parseSelector,
@@ -12,16 +24,23 @@ export {
   SelectorSyntaxError,
   selector,
 } from "./calico/selector";
-export * from "./calico/untracked";
+export { felixXdpEligibility, mirrorReturnRules, type XdpEligibility } from "./calico/untracked";
 export { ValidationError } from "./calico/zodkit";
-export * from "./felixConfiguration";
-export * from "./globalNetworkSet";
-export * from "./hostEndpoint";
-export * from "./untrackedPolicy";
-export { type CompiledPolicy, compileXdpPolicy, encodeMaps, mapsDigest } from "./xdp/compile";
+// Components and their arguments.
+export { FelixConfiguration, type FelixConfigurationArgs } from "./felixConfiguration";
+export { GlobalNetworkSet, type GlobalNetworkSetArgs } from "./globalNetworkSet";
+export { DEFAULT_ALLOW_PROFILE, FAILSAFE_GAPS, HostEndpoint, type HostEndpointArgs } from "./hostEndpoint";
+export { UntrackedPolicy, type UntrackedPolicyArgs, type XdpSelectable } from "./untrackedPolicy";
+// The XDP filter's contract: compile a policy, evaluate it, build test packets.
+export { type CompiledPolicy, compileXdpPolicy } from "./xdp/compile";
 export { evaluatePolicy, type Verdict } from "./xdp/evaluate";
 export { MAX_CIDRS, MAX_FAILSAFE, MAX_RULES } from "./xdp/layout";
 export { buildPacket, type PacketSpec, type ParsedPacket, parsePacket } from "./xdp/packet";
-export { type XdpPolicy, type XdpPolicyInput, xdpPolicySchema } from "./xdp/policy";
-export { type Connection, type NodeAttachment, type XdpNode, xdpProgramArgsSchema } from "./xdp/programArgs";
-export * from "./xdpProgram";
+export type {
+  XdpHostEndpointInput,
+  XdpNetworkSetInput,
+  XdpPolicy,
+  XdpPolicyInput,
+} from "./xdp/policy";
+export type { Connection, NodeAttachment, XdpNode } from "./xdp/programArgs";
+export { XDP_PROGRAM_TYPE, XdpProgram, type XdpProgramArgs } from "./xdpProgram";

@@ -2,14 +2,9 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it, vi } from "vitest";
 import { validateArgs } from "../sdk/args";
-import {
-  FelixConfiguration,
-  GlobalNetworkSet,
-  HostEndpoint,
-  hostEndpointArgsSchema,
-  selectorForHostEndpoints,
-  UntrackedPolicy,
-} from "../sdk/index";
+import { hostEndpointArgsSchema } from "../sdk/hostEndpoint";
+import { FelixConfiguration, GlobalNetworkSet, HostEndpoint, UntrackedPolicy } from "../sdk/index";
+import { selectorForHostEndpoints } from "../sdk/untrackedPolicy";
 import { installMocks, outputValue, type Registered, settle } from "./support/pulumiMocks";
 
 // One mock monitor for the file: registrations from one test may still resolve while the next runs.
