@@ -3,15 +3,23 @@ import { z } from "zod";
 import { calicoCustomResource, type Inputs, plainApiVersion, validateArgs } from "./args";
 import { toDnsName } from "./calico/names";
 import { type CalicoObject, renderGlobalNetworkSet } from "./calico/render";
-import { apiVersionSchema, labelsSchema, networkSetNetSchema, resourceNameSchema } from "./calico/resources";
+import {
+  apiVersionSchema,
+  networkSetLabelsSchema,
+  networkSetNetSchema,
+  resourceNameSchema,
+} from "./calico/resources";
 import { selector } from "./calico/selector";
 import { strictObject } from "./calico/zodkit";
 
 export const globalNetworkSetArgsSchema = strictObject({
-  /** IP addresses and CIDRs in the set (IPv4 and IPv6 may be mixed; host bits are allowed). */
-  nets: z.array(networkSetNetSchema).min(1, "must not be empty: a set without nets matches nothing"),
+  /**
+   * IP addresses and CIDRs in the set (IPv4 and IPv6 may be mixed; host bits are allowed). May be
+   * empty, as a deny list that starts with nothing in it.
+   */
+  nets: z.array(networkSetNetSchema),
   /** Labels that rules select the set by; at least one. */
-  labels: labelsSchema.refine((l) => Object.keys(l).length > 0, {
+  labels: networkSetLabelsSchema.refine((l) => Object.keys(l).length > 0, {
     message: "must have at least one label, so rules can select this set (e.g. { 'dos-deny-list': 'true' })",
   }),
   /**

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { CalicoObject } from "../sdk/calico/render";
 import { type ApiServer, apiServerBinary, startApiServer } from "./support/apiserver";
+import { exampleConfig } from "./support/examples";
 import { renderedFixtures } from "./support/fixtures";
 import { HAVE_CRDS } from "./support/paths";
 import { customResources, installMocks, settle } from "./support/pulumiMocks";
@@ -61,7 +62,7 @@ describe.skipIf(skip)("Calico's CRDs in a real API server accept what the SDK re
   it.each(["redis-host", "dos-denylist"])(
     "GIVEN examples/%s under mocks WHEN every Calico object is applied THEN the server accepts and stores each",
     async (example) => {
-      const registered = installMocks();
+      const registered = installMocks(exampleConfig(example));
       await import(`../examples/${example}/index`);
       await settle();
       const objects = customResources(registered).map((r) => r.inputs as unknown as CalicoObject);

@@ -30,7 +30,7 @@ describe("components under Pulumi mocks", () => {
       expectedIPs: ["198.18.0.1"],
       labels: { hep: "redis-host" },
     });
-    expect(await outputValue(hep.selector)).toBe("hep == 'redis-host'");
+    expect(await outputValue(hep.selector)).toBe('hep == "redis-host"');
     expect(await outputValue(hep.resourceName)).toBe("redis-1-eth0");
     await settle();
     expect(byType("calico-xdp:index:HostEndpoint", "Redis 1/eth0")).toHaveLength(1);
@@ -114,7 +114,7 @@ describe("components under Pulumi mocks", () => {
       ],
     });
     expect(await outputValue(policy.selector)).toBe(
-      "hep == 'redis-host' || hep == 'redis-host' && rack == 'r2'",
+      '(hep == "redis-host" || (hep == "redis-host" && rack == "r2"))',
     );
     expect(await outputValue(policy.xdpEligibility)).toEqual([
       { rule: 0, eligible: false, reason: expect.stringMatching(/action is Allow/) },
@@ -135,7 +135,7 @@ describe("components under Pulumi mocks", () => {
     expect(() => selectorForHostEndpoints(endpoints, 'UntrackedPolicy "p"')).toThrow(
       /UntrackedPolicy "p": hostEndpoints\[1\] \("all"\) has interfaceName "\*": Calico does not apply untracked policy/,
     );
-    expect(selectorForHostEndpoints(endpoints.slice(0, 1), "p")).toBe("a == 'b'");
+    expect(selectorForHostEndpoints(endpoints.slice(0, 1), "p")).toBe('a == "b"');
   });
 
   it("GIVEN both or neither of selector and hostEndpoints WHEN constructing THEN it throws", () => {
@@ -159,7 +159,7 @@ describe("components under Pulumi mocks", () => {
       { nets: ["198.18.9.0/24"], labels: { "dos-deny-list": "true" } },
       { providers: { kubernetes: provider } },
     );
-    expect(await outputValue(set.selector)).toBe("dos-deny-list == 'true'");
+    expect(await outputValue(set.selector)).toBe('dos-deny-list == "true"');
     await settle();
     const [cr] = byType("kubernetes:projectcalico.org/v3:GlobalNetworkSet", "deny");
     expect(cr?.provider).toMatch(/::pulumi:providers:kubernetes::cluster::/);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { CrdOracle } from "./support/crdOracle";
+import { exampleConfig } from "./support/examples";
 import { renderedFixtures } from "./support/fixtures";
 import { HAVE_CRDS } from "./support/paths";
 import { customResources, installMocks, settle } from "./support/pulumiMocks";
@@ -55,7 +56,7 @@ describe.skipIf(missing)("Calico's CRD schemas accept everything the SDK renders
   it.each(["redis-host", "dos-denylist"])(
     "GIVEN examples/%s WHEN run under mocks THEN every Calico object is accepted",
     async (example) => {
-      const registered = installMocks();
+      const registered = installMocks(exampleConfig(example));
       await import(`../examples/${example}/index`);
       await settle();
       const objects = customResources(registered);

@@ -32,6 +32,16 @@ export const protocolSchema = z.union([z.string(), z.number()]).transform((value
     return z.NEVER;
   }
   if ((PROTOCOL_NAMES as readonly string[]).includes(value)) return value as ProtocolName;
+  // Calico reads a numeric string as the number (numorstring.Protocol.NumValue).
+  if (/^\d+$/.test(value)) {
+    const number = Number(value);
+    if (number >= 1 && number <= 255) return number;
+    ctx.addIssue({
+      code: "custom",
+      message: `${JSON.stringify(value)} is not a protocol number: use 1..255`,
+    });
+    return z.NEVER;
+  }
   ctx.addIssue({
     code: "custom",
     message: `${JSON.stringify(value)} is not a protocol${didYouMean(value, PROTOCOL_NAMES)}`,

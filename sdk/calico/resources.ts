@@ -90,7 +90,7 @@ export const globalNetworkPolicySpecSchema = strictObject({
   tier: resourceNameSchema.optional(),
   order: z.number().finite().optional(),
   selector: selectorSchema("selector").optional(),
-  types: z.array(exactEnum(POLICY_TYPES, "a policy type")).min(1).max(2).optional(),
+  types: z.array(exactEnum(POLICY_TYPES, "a policy type")).max(2).optional(),
   ingress: z.array(ingressRuleSchema).optional(),
   egress: z.array(egressRuleSchema).optional(),
   doNotTrack: z.boolean().optional(),
@@ -100,8 +100,10 @@ export const globalNetworkPolicySpecSchema = strictObject({
   serviceAccountSelector: selectorSchema("selector").optional(),
   performanceHints: z.array(exactEnum(["AssumeNeededOnEveryNode"], "a performance hint")).optional(),
 }).superRefine((spec, ctx) => {
-  if (spec.types && new Set(spec.types).size !== spec.types.length) {
-    ctx.addIssue({ code: "custom", path: ["types"], message: "must not repeat a type" });
+  for (const field of ["types", "performanceHints"] as const) {
+    const list = spec[field];
+    if (list && new Set(list).size !== list.length)
+      ctx.addIssue({ code: "custom", path: [field], message: "must not repeat an entry" });
   }
   if (spec.doNotTrack && spec.preDNAT) {
     ctx.addIssue({ code: "custom", path: ["preDNAT"], message: "cannot be true together with doNotTrack" });
@@ -128,6 +130,16 @@ export const networkSetNetSchema = checkedString((net) => {
   if (ipVersionOf(net) !== undefined) return undefined;
   const parsed = parseCidr(net);
   return parsed.ok ? undefined : "is not an IP address or CIDR";
+});
+
+/** GlobalNetworkSet labels: Calico reserves projectcalico.org/namespace for its own v1 data model. */
+export const networkSetLabelsSchema = labelsSchema.superRefine((labels, ctx) => {
+  if ("projectcalico.org/namespace" in labels)
+    ctx.addIssue({
+      code: "custom",
+      path: ["projectcalico.org/namespace"],
+      message: "is reserved by Calico for namespaced objects: use another label key",
+    });
 });
 
 export const globalNetworkSetSpecSchema = strictObject({

@@ -1,8 +1,8 @@
 import { z } from "zod";
 import { ipVersionOf, normalizeCidr, parseCidr } from "./cidr";
-import { resourceNameProblem } from "./names";
-import { type Protocol, portSchema, protocolNumber, protocolSchema, supportsPorts } from "./ports";
-import { parseSelector, SelectorSyntaxError, usesGlobal } from "./selector";
+import { labelKeyProblem, resourceNameProblem } from "./names";
+import { type Protocol, portSchema, protocolSchema, supportsPorts } from "./ports";
+import { parseSelector, SelectorSyntaxError } from "./selector";
 import { checkedString, exactEnum, sortKeys, strictObject } from "./zodkit";
 
 export const ACTIONS = ["Allow", "Deny", "Log", "Pass"] as const;
@@ -32,15 +32,23 @@ export const notNetSchema = netSchema.superRefine((text, ctx) => {
   }
 });
 
-/** Where a selector sits decides whether `global()` is allowed (only alone, in namespaceSelector). */
-export function selectorSchema(where: "selector" | "namespaceSelector") {
+/**
+ * Where a selector sits decides whether `global()` may appear, as Calico's validator checks it: not in
+ * a `selector` (of a rule side or a policy), only alone in a rule's `namespaceSelector`, and anywhere
+ * in the other fields, where Calico does not look for it.
+ */
+export function selectorSchema(where: "selector" | "namespaceSelector" | "any") {
   return z.string().superRefine((text, ctx) => {
     try {
       const node = parseSelector(text);
-      if (usesGlobal(node) && (where !== "namespaceSelector" || node.kind !== "global")) {
+      const misplaced =
+        where === "selector"
+          ? text.includes("global()")
+          : where === "namespaceSelector" && text.includes("global(") && node.kind !== "global";
+      if (misplaced) {
         ctx.addIssue({
           code: "custom",
-          message: `${JSON.stringify(text)}: global() is only allowed alone, in a namespaceSelector`,
+          message: `${JSON.stringify(text)}: global() is only allowed alone, in a rule's namespaceSelector`,
         });
       }
     } catch (error) {
@@ -53,6 +61,30 @@ export function selectorSchema(where: "selector" | "namespaceSelector") {
   });
 }
 
+/** Calico's validateObjectMetaAnnotations: keys are qualified names (case aside), 256 kB in all. */
+const ANNOTATIONS_LIMIT = 256 * 1024;
+export const annotationsSchema = z
+  .record(z.string(), z.string())
+  .superRefine((annotations, ctx) => {
+    let size = 0;
+    for (const [key, value] of Object.entries(annotations)) {
+      const problem = labelKeyProblem(key.toLowerCase());
+      if (problem)
+        ctx.addIssue({
+          code: "custom",
+          path: [key],
+          message: `annotation key ${JSON.stringify(key)}: ${problem}`,
+        });
+      size += Buffer.byteLength(key) + Buffer.byteLength(value);
+    }
+    if (size > ANNOTATIONS_LIMIT)
+      ctx.addIssue({
+        code: "custom",
+        message: `total ${size} bytes, over Calico's limit of ${ANNOTATIONS_LIMIT}: shorten or drop some`,
+      });
+  })
+  .transform(sortKeys);
+
 export const icmpSchema = strictObject({
   /** ICMP type, 0..254. */
   type: z.number().int().min(0).max(254).optional(),
@@ -64,8 +96,14 @@ export const icmpSchema = strictObject({
   }
 });
 
+/**
+ * Deliberately stricter than Calico, which reads an empty list as no restriction at all (every port,
+ * every address): written out, `[]` reads as "none", the opposite, so it is refused.
+ */
 const nonEmpty = <T extends z.ZodType>(item: T) =>
-  z.array(item).min(1, "must not be empty: omit the field instead");
+  z
+    .array(item)
+    .min(1, "must not be empty: Calico reads [] as no restriction, so omit the field to match everything");
 
 export const entityRuleSchema = strictObject({
   /** Match packets whose address is in one of these CIDRs (explicit prefix, host bits clear). */
@@ -75,7 +113,7 @@ export const entityRuleSchema = strictObject({
   /** Match endpoints (and GlobalNetworkSets) selected by this Calico selector. */
   selector: selectorSchema("selector").optional(),
   /** Match endpoints not selected by this selector. */
-  notSelector: selectorSchema("selector").optional(),
+  notSelector: selectorSchema("any").optional(),
   /** Match endpoints in namespaces selected by this selector (`global()` for non-namespaced ones). */
   namespaceSelector: selectorSchema("namespaceSelector").optional(),
   /** Ports: numbers, `"a:b"` ranges, or named ports. */
@@ -85,7 +123,7 @@ export const entityRuleSchema = strictObject({
   /** Match workloads running as these service accounts. */
   serviceAccounts: strictObject({
     names: nonEmpty(z.string()).optional(),
-    selector: selectorSchema("selector").optional(),
+    selector: selectorSchema("any").optional(),
   }).optional(),
   /** Match the endpoints of a Kubernetes Service; excludes every other matcher. */
   services: strictObject({
@@ -112,15 +150,32 @@ const ruleShape = {
   source: entityRuleSchema.optional(),
   /** Matchers on the packet's destination. */
   destination: entityRuleSchema.optional(),
-  /** Free-form annotations kept on the rule. */
+  /** Free-form annotations kept on the rule: keys are qualified names, 256 kB in all. */
   metadata: strictObject({
-    annotations: z.record(z.string(), z.string()).transform(sortKeys).optional(),
+    annotations: annotationsSchema.optional(),
   }).optional(),
+  /**
+   * Deliberately refused: HTTP matches are Calico's application layer policy, enforced by a proxy beside
+   * workloads; an untracked host endpoint policy has none, so the rule would not do what it says.
+   */
+  http: z
+    .unknown()
+    .superRefine((_, ctx) => {
+      ctx.addIssue({
+        code: "custom",
+        message:
+          "is application layer policy, which applies to workloads through Calico's proxy, not to untracked host endpoint policy: remove it",
+      });
+    })
+    .optional(),
 };
 
 type RuleShape = z.output<z.ZodObject<typeof ruleShape>>;
 
-const ICMP_VERSION: Readonly<Record<number, 4 | 6>> = { 1: 4, 58: 6 };
+/** Calico compares protocols by name here: `protocol: 1` is not "ICMP" to its validator. */
+const ICMP_VERSION: Readonly<Record<string, 4 | 6>> = { ICMP: 4, ICMPv6: 6 };
+const icmpVersionOf = (protocol: Protocol | undefined) =>
+  typeof protocol === "string" ? ICMP_VERSION[protocol] : undefined;
 
 function checkEntity(
   entity: EntityRule | undefined,
@@ -132,7 +187,8 @@ function checkEntity(
   for (const field of ["ports", "notPorts"] as const) {
     (entity[field] ?? []).forEach((port, i) => {
       const path = [side, field, i];
-      const named = typeof port === "string" && !/^\d+:\d+$/.test(port);
+      // A named port resolves to each endpoint's own protocol, so it needs none in the rule.
+      const named = typeof port === "string" && !/^\d+(:\d+)?$/.test(port);
       if (rule.protocol === undefined && !named) {
         ctx.addIssue({
           code: "custom",
@@ -147,11 +203,17 @@ function checkEntity(
         });
       }
     });
+    // A destination service brings its own ports (its endpoints'); a source service's may be narrowed.
+    if (side === "destination" && entity.services !== undefined && entity[field] !== undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: [side, field],
+        message: "cannot be combined with services: a destination service matches its endpoints' own ports",
+      });
+    }
   }
   if (entity.services !== undefined) {
-    const others = (Object.keys(entity) as (keyof EntityRule)[]).filter(
-      (k) => k !== "services" && entity[k] !== undefined && !(k === "ports" && side === "destination"),
-    );
+    const others = SERVICE_EXCLUDES.filter((k) => entity[k] !== undefined);
     if (others.length > 0) {
       ctx.addIssue({
         code: "custom",
@@ -161,6 +223,16 @@ function checkEntity(
     }
   }
 }
+
+/** What Calico's validateEntityRule refuses beside `services`. */
+const SERVICE_EXCLUDES = [
+  "nets",
+  "notNets",
+  "selector",
+  "notSelector",
+  "namespaceSelector",
+  "serviceAccounts",
+] as const;
 
 function netsOf(rule: RuleShape): { path: (string | number)[]; net: string }[] {
   return (["source", "destination"] as const).flatMap((side) =>
@@ -174,19 +246,23 @@ function checkRule(rule: RuleShape, ctx: z.RefinementCtx) {
   checkEntity(rule.source, "source", rule, ctx);
   checkEntity(rule.destination, "destination", rule, ctx);
 
-  const icmpVersion =
-    rule.protocol === undefined ? undefined : ICMP_VERSION[protocolNumber(rule.protocol as Protocol)];
-  for (const field of ["icmp", "notICMP"] as const) {
-    if (rule[field] !== undefined && icmpVersion === undefined) {
-      ctx.addIssue({ code: "custom", path: [field], message: 'needs protocol "ICMP" or "ICMPv6"' });
-    }
-  }
-  if (icmpVersion !== undefined && rule.ipVersion !== undefined && rule.ipVersion !== icmpVersion) {
+  const icmpVersion = icmpVersionOf(rule.protocol);
+  if (rule.icmp !== undefined && icmpVersion === undefined) {
     ctx.addIssue({
       code: "custom",
-      path: ["ipVersion"],
-      message: `${rule.ipVersion} contradicts protocol ${JSON.stringify(rule.protocol)}: did you mean ${icmpVersion}?`,
+      path: ["icmp"],
+      message: `needs protocol "ICMP" or "ICMPv6" by name${typeof rule.protocol === "number" ? ` (not ${rule.protocol})` : ""}`,
     });
+  }
+  for (const field of ["protocol", "notProtocol"] as const) {
+    const version = icmpVersionOf(rule[field]);
+    if (version !== undefined && rule.ipVersion !== undefined && rule.ipVersion !== version) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["ipVersion"],
+        message: `${rule.ipVersion} contradicts ${field} ${JSON.stringify(rule[field])}: did you mean ${version}?`,
+      });
+    }
   }
 
   const nets = netsOf(rule);
@@ -209,16 +285,30 @@ function checkRule(rule: RuleShape, ctx: z.RefinementCtx) {
   }
 }
 
-/** A Calico policy rule; `direction` decides where `services` may appear. */
-export function ruleSchema(direction: "ingress" | "egress") {
-  const forbiddenServices = direction === "ingress" ? "destination" : "source";
+/**
+ * A Calico policy rule (Calico's validateRule). In a GlobalNetworkPolicy's `direction` list, `services`
+ * may appear only on the remote side (ingress source, egress destination) and must name a namespace,
+ * since service names are not global (validateGlobalNetworkPolicySpec).
+ */
+export function ruleSchema(direction?: "ingress" | "egress") {
   return strictObject(ruleShape).superRefine((rule, ctx) => {
     checkRule(rule, ctx);
-    if (rule[forbiddenServices]?.services !== undefined) {
+    if (direction === undefined) return;
+    const [remote, local] =
+      direction === "ingress" ? (["source", "destination"] as const) : (["destination", "source"] as const);
+    if (rule[local]?.services !== undefined) {
       ctx.addIssue({
         code: "custom",
-        path: [forbiddenServices, "services"],
-        message: `is not allowed in ${direction} rules' ${forbiddenServices}`,
+        path: [local, "services"],
+        message: `is not allowed in ${direction} rules' ${local}: match the service on the ${remote}`,
+      });
+    }
+    const services = rule[remote]?.services;
+    if (services !== undefined && !services.namespace) {
+      ctx.addIssue({
+        code: "custom",
+        path: [remote, "services", "namespace"],
+        message: "is required in a GlobalNetworkPolicy: service names are per namespace",
       });
     }
   });

@@ -1,7 +1,8 @@
 /**
  * Calico's label selector grammar (libcalico-go/lib/selector): parse, print, evaluate and build.
- * Printing is canonical (single quotes where possible, minimal parentheses, n-ary `&&`/`||`), so
- * `print(parse(s))` is a fixed point and a selector built in code always parses back to itself.
+ * The tokenizer, parser and printer mirror Calico's, so printing gives Calico's canonical form (double
+ * quotes where possible, every `&&`/`||` group parenthesized, sets sorted and de-duplicated),
+ * `print(parse(s))` is a fixed point, and a selector built in code always parses back to itself.
  */
 
 export type SelectorNode =
@@ -26,69 +27,84 @@ export class SelectorSyntaxError extends Error {
   }
 }
 
-const LABEL = /^[a-zA-Z0-9_./-]+/;
-const MAX_LABEL_LENGTH = 512;
-
 type Token =
   | { t: "label"; v: string; at: number }
   | { t: "string"; v: string; at: number }
   | { t: "op"; v: string; at: number }
   | { t: "end"; at: number };
 
-const WORD_OPERATORS = ["not in", "starts with", "ends with", "contains", "in"] as const;
+/** Calico v3.32.1's LabelKeyMatcher: a longer label is read as two, which is a syntax error. */
+const LABEL = /^[a-zA-Z0-9_./-]{1,512}/;
+/** Calico's tokenizer skips spaces and tabs only: a line break is an unexpected character. */
+const BLANK = /^[ \t]*/;
+/** After a label, an operator by its prefix, as Calico reads it (`startswith` and `starts with` alike). */
+const LABEL_OPERATORS: readonly [RegExp, string][] = [
+  [/^contains/, "contains"],
+  [/^starts[ \t]*with/, "starts with"],
+  [/^ends[ \t]*with/, "ends with"],
+  [/^not[ \t]*in/, "not in"],
+  [/^in/, "in"],
+];
 
+/** Calico's selector tokenizer (libcalico-go/lib/selector/tokenizer), token for token. */
 function tokenize(text: string): Token[] {
   const tokens: Token[] = [];
   let i = 0;
-  while (i < text.length) {
+  for (;;) {
+    i += BLANK.exec(text.slice(i))![0].length;
+    if (i >= text.length) break;
     const rest = text.slice(i);
-    const space = /^\s+/.exec(rest);
-    if (space) {
-      i += space[0].length;
-      continue;
-    }
+    const at = i;
     const symbol = /^(==|!=|&&|\|\||!|\(|\)|\{|\}|,)/.exec(rest);
     if (symbol) {
-      tokens.push({ t: "op", v: symbol[0], at: i });
+      tokens.push({ t: "op", v: symbol[0], at });
       i += symbol[0].length;
       continue;
     }
-    const quote = rest[0];
-    if (quote === "'" || quote === '"') {
-      const close = rest.indexOf(quote, 1);
-      if (close < 0) throw new SelectorSyntaxError("unterminated string", i);
-      tokens.push({ t: "string", v: rest.slice(1, close), at: i });
+    if (rest[0] === "'" || rest[0] === '"') {
+      const close = rest.indexOf(rest[0], 1);
+      if (close < 0) throw new SelectorSyntaxError("unterminated string", at);
+      tokens.push({ t: "string", v: rest.slice(1, close), at });
       i += close + 1;
       continue;
     }
-    const word = WORD_OPERATORS.find((w) =>
-      new RegExp(`^${w.replace(" ", "\\s+")}(?![a-zA-Z0-9_./-])`).test(rest),
-    );
-    const previous = tokens[tokens.length - 1];
-    if (word && previous?.t === "label") {
-      const matched = new RegExp(`^${word.replace(" ", "\\s+")}`).exec(rest)![0];
-      tokens.push({ t: "op", v: word, at: i });
-      i += matched.length;
+    if (rest[0] === "=" || rest[0] === "&" || rest[0] === "|")
+      throw new SelectorSyntaxError(`expected ${rest[0]}${rest[0]}`, at);
+    if (tokens[tokens.length - 1]?.t === "label") {
+      const operator = LABEL_OPERATORS.map(([re, op]) => [re.exec(rest), op] as const).find(([m]) => m);
+      if (!operator) throw new SelectorSyntaxError("expected an operator after the label", at);
+      tokens.push({ t: "op", v: operator[1], at });
+      i += operator[0]![0].length;
       continue;
     }
-    const fn = /^(all|global|has)\s*\(/.exec(rest);
-    if (fn) {
-      tokens.push({ t: "op", v: `${fn[1]}(`, at: i });
-      i += fn[0].length;
+    const call = /^(has|all|global)\([ \t]*/.exec(rest);
+    if (call) {
+      i += call[0].length;
+      if (call[1] === "has") {
+        const label = LABEL.exec(text.slice(i));
+        if (!label) throw new SelectorSyntaxError("no label name in has(", i);
+        i += label[0].length;
+        i += BLANK.exec(text.slice(i))![0].length;
+        tokens.push({ t: "op", v: "has(", at }, { t: "label", v: label[0], at: at + 4 });
+      } else {
+        tokens.push({ t: "op", v: `${call[1]}(`, at });
+      }
+      if (text[i] !== ")") throw new SelectorSyntaxError(`no closing ')' after ${call[1]}(`, i);
+      tokens.push({ t: "op", v: ")", at: i });
+      i += 1;
       continue;
     }
     const label = LABEL.exec(rest);
-    if (label) {
-      if (label[0].length > MAX_LABEL_LENGTH) throw new SelectorSyntaxError("label name too long", i);
-      tokens.push({ t: "label", v: label[0], at: i });
-      i += label[0].length;
-      continue;
-    }
-    throw new SelectorSyntaxError(`unexpected character ${JSON.stringify(rest[0])}`, i);
+    if (!label) throw new SelectorSyntaxError(`unexpected character ${JSON.stringify(rest[0])}`, at);
+    tokens.push({ t: "label", v: label[0], at });
+    i += label[0].length;
   }
   tokens.push({ t: "end", at: text.length });
   return tokens;
 }
+
+/** Byte order of UTF-8, as Go sorts strings. */
+const byBytes = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
 
 /** Parses a Calico selector; the empty selector is `all()`. Throws SelectorSyntaxError. */
 export function parseSelector(text: string): SelectorNode {
@@ -132,10 +148,13 @@ export function parseSelector(text: string): SelectorNode {
     return operands.length === 1 ? operands[0]! : { kind: "and", operands };
   };
   const parseUnary = (): SelectorNode => {
-    if (isOp("!")) {
+    // Calico collapses a run of "!" into one negation or none.
+    let negated = false;
+    while (isOp("!")) {
       next();
-      return { kind: "not", operand: parseUnary() };
+      negated = !negated;
     }
+    if (negated) return { kind: "not", operand: parseUnary() };
     if (isOp("(")) {
       next();
       const inner = parseOr();
@@ -171,16 +190,19 @@ export function parseSelector(text: string): SelectorNode {
       case "in":
       case "not in": {
         expect("{");
+        // As Calico's parser: strings each followed by a comma but the last, which may have one too.
         const values: string[] = [];
-        if (!isOp("}")) {
+        while (peek().t === "string") {
           values.push(expectString());
-          while (isOp(",")) {
-            next();
-            values.push(expectString());
-          }
+          if (!isOp(",")) break;
+          next();
         }
         expect("}");
-        return { kind: operator.v === "in" ? "in" : "notIn", label, values };
+        return {
+          kind: operator.v === "in" ? "in" : "notIn",
+          label,
+          values: [...new Set(values)].sort(byBytes),
+        };
       }
       default:
         throw new SelectorSyntaxError(`unexpected "${operator.v}"`, operator.at);
@@ -194,17 +216,16 @@ export function parseSelector(text: string): SelectorNode {
   return node;
 }
 
+/** Calico's quoting: double quotes, or single ones around a value that holds a double quote. */
 function quote(value: string): string {
-  if (!value.includes("'")) return `'${value}'`;
   if (!value.includes('"')) return `"${value}"`;
+  if (!value.includes("'")) return `'${value}'`;
   throw new Error(`selector value ${JSON.stringify(value)} contains both quote characters`);
 }
 
-const PRECEDENCE = { or: 1, and: 2 } as const;
-
-/** Canonical text of a selector. */
+/** Calico's canonical text of a selector (its String()): every `&&` and `||` in parentheses. */
 export function printSelector(node: SelectorNode): string {
-  const print = (n: SelectorNode, parent: number): string => {
+  const print = (n: SelectorNode): string => {
     switch (n.kind) {
       case "all":
         return "all()";
@@ -224,20 +245,16 @@ export function printSelector(node: SelectorNode): string {
         return `${n.label} ends with ${quote(n.value)}`;
       case "in":
       case "notIn":
-        return `${n.label} ${n.kind === "in" ? "in" : "not in"} {${n.values.map(quote).join(", ")}}`;
+        return `${n.label} ${n.kind === "in" ? "in" : "not in"} {${[...new Set(n.values)].sort(byBytes).map(quote).join(", ")}}`;
       case "not":
-        return `!${print(n.operand, 3)}`;
+        // Calico's parser folds "!!" away, so its printed forms never hold one.
+        return n.operand.kind === "not" ? print(n.operand.operand) : `!${print(n.operand)}`;
       case "and":
-      case "or": {
-        const own = PRECEDENCE[n.kind];
-        const text = n.operands
-          .map((o) => print(o, own + (o.kind === n.kind ? 1 : 0)))
-          .join(` ${n.kind === "and" ? "&&" : "||"} `);
-        return own < parent ? `(${text})` : text;
-      }
+      case "or":
+        return `(${n.operands.map(print).join(` ${n.kind === "and" ? "&&" : "||"} `)})`;
     }
   };
-  return print(node, 0);
+  return print(node);
 }
 
 /** Evaluates a selector against a label set, with Calico's semantics (`!=` and `not in` hold when absent). */
@@ -272,20 +289,12 @@ export function matchesSelector(node: SelectorNode, labels: Readonly<Record<stri
   }
 }
 
-/** Whether `global()` appears anywhere in the selector. */
-export function usesGlobal(node: SelectorNode): boolean {
-  if (node.kind === "global") return true;
-  if (node.kind === "not") return usesGlobal(node.operand);
-  if (node.kind === "and" || node.kind === "or") return node.operands.some(usesGlobal);
-  return false;
-}
-
 type SelectorLike = string | SelectorNode;
 const toNode = (s: SelectorLike): SelectorNode => (typeof s === "string" ? parseSelector(s) : s);
 
 /**
  * Builds selector strings without hand-writing the grammar:
- * `selector.and(selector.eq("role", "redis"), selector.has("hep"))` -> `role == 'redis' && has(hep)`.
+ * `selector.and(selector.eq("role", "redis"), selector.has("hep"))` -> `(role == "redis" && has(hep))`.
  */
 export const selector = {
   all: (): string => "all()",

@@ -59,13 +59,16 @@ describe("selector grammar", () => {
 
   it.each([
     ["", "all()"],
-    ["  role=='db'  ", "role == 'db'"],
+    ["  role=='db'  ", 'role == "db"'],
     ['a == "it\'s"', `a == "it's"`],
-    ["a in {'x','y'} && !has(b)", "a in {'x', 'y'} && !has(b)"],
-    ["a not in {} || b starts with 'p'", "a not in {} || b starts with 'p'"],
-    ["(a == 'x' || b == 'y') && c ends with 'z'", "(a == 'x' || b == 'y') && c ends with 'z'"],
-    ["!(a contains 'x')", "!a contains 'x'"],
-    ["projectcalico.org/name == 'n'", "projectcalico.org/name == 'n'"],
+    [`a == '"'`, `a == '"'`],
+    ["a in {'y','x','y',} && !has(b)", '(a in {"x", "y"} && !has(b))'],
+    ["a notin {} || b startswith 'p'", '(a not in {} || b starts with "p")'],
+    ["(a == 'x' || b == 'y') && c ends with 'z'", '((a == "x" || b == "y") && c ends with "z")'],
+    ["!(a contains 'x')", '!a contains "x"'],
+    ["!!a == 'x'", 'a == "x"'],
+    ["has( a )\t&& all( )", "(has(a) && all())"],
+    ["projectcalico.org/name == 'n'", 'projectcalico.org/name == "n"'],
   ])("GIVEN %j WHEN printed THEN it reads %j", (input, expected) => {
     expect(printSelector(parseSelector(input))).toBe(expected);
   });
@@ -74,8 +77,12 @@ describe("selector grammar", () => {
     ["a == 'x' &&", /expected a label name/],
     ["a ==", /expected a quoted string/],
     ["a == 'x' b", /unexpected trailing input/],
-    ["a ~ 'x'", /unexpected character "~"/],
-    ["has()", /expected a label name/],
+    ["~ == 'x'", /unexpected character "~"/],
+    ["a ~ 'x'", /expected an operator after the label/],
+    ["has()", /no label name in has\(/],
+    ["has (a)", /unexpected "\("/],
+    ["a == 'x'\n&& b == 'y'", /unexpected character "\\n"/],
+    [`${"a".repeat(513)} == 'x'`, /expected an operator after the label/],
   ])("GIVEN %j WHEN parsed THEN it fails with %s", (input, message) => {
     expect(() => parseSelector(input)).toThrow(SelectorSyntaxError);
     expect(() => parseSelector(input)).toThrow(message);
@@ -90,16 +97,16 @@ describe("selector grammar", () => {
 
   it("GIVEN the builder WHEN combining THEN it prints canonical selectors", () => {
     expect(selector.and(selector.eq("role", "redis"), selector.has("hep"))).toBe(
-      "role == 'redis' && has(hep)",
+      '(role == "redis" && has(hep))',
     );
     expect(selector.or("a == 'x'", selector.or("b == 'y'", "c == 'z'"))).toBe(
-      "a == 'x' || b == 'y' || c == 'z'",
+      '(a == "x" || b == "y" || c == "z")',
     );
     expect(selector.and(selector.or("a == 'x'", "b == 'y'"), "c == 'z'")).toBe(
-      "(a == 'x' || b == 'y') && c == 'z'",
+      '((a == "x" || b == "y") && c == "z")',
     );
-    expect(selector.not(selector.in("env", ["dev", "test"]))).toBe("!env in {'dev', 'test'}");
-    expect(selector.matchLabels({ z: "1", a: "2" })).toBe("a == '2' && z == '1'");
+    expect(selector.not(selector.in("env", ["test", "dev", "test"]))).toBe('!env in {"dev", "test"}');
+    expect(selector.matchLabels({ z: "1", a: "2" })).toBe('(a == "2" && z == "1")');
     expect(selector.and()).toBe("all()");
   });
 });
