@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { parseAllDocuments } from "yaml";
 import { INTERFACE_NAME } from "../sdk/calico/names";
+import { objectsOf, validateCalicoObject } from "../sdk/calico/validate";
 import { formatIssues } from "../sdk/calico/zodkit";
 import { xdpPolicySchema } from "../sdk/xdp/policy";
 import {
@@ -23,6 +25,10 @@ const USAGE = `usage:
                     [--host-key KEY] | --connection FILE] [--interface IF] [--json]
       what XDP programs are attached on this machine, a namespace or an SSH host (ours or not), their
       mode, and our per-rule counters; --connection reads an XdpProgram node connection as JSON
+  calico-xdp validate [--json] FILE...
+      check hand-written Calico objects (YAML or JSON, several documents, Lists; HostEndpoint,
+      GlobalNetworkPolicy, GlobalNetworkSet, FelixConfiguration, NetworkPolicy) with the components'
+      rules: "OK Kind/name" or each problem with its field path; exit 1 if any is rejected
   calico-xdp build [--source FILE]
       compile the XDP policy filter (or FILE) with clang; print the object's path and sha256
   calico-xdp verdict --policy FILE --packet HEX [--packet HEX ...]
@@ -191,11 +197,47 @@ async function comment(args: string[]): Promise<void> {
   process.stdout.write(markdown);
 }
 
+/** Every object in the files: each YAML document (or JSON file), and the items of a List. */
+function readObjects(paths: readonly string[]): { file: string; object: unknown }[] {
+  return paths.flatMap((file) => {
+    const documents = parseAllDocuments(readText(file, "file"));
+    const broken = documents.flatMap((d) => d.errors);
+    if (broken.length)
+      throw new UsageError(`${file} is not YAML or JSON: ${broken[0]!.message.split("\n")[0]}`);
+    return documents.flatMap((d) => objectsOf(d.toJS())).map((object) => ({ file, object }));
+  });
+}
+
+async function validate(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { json: { type: "boolean" } },
+  });
+  if (positionals.length === 0) throw new UsageError("validate needs at least one FILE");
+  const verdicts = readObjects(positionals).map(({ file, object }) => ({
+    file,
+    ...validateCalicoObject(object),
+  }));
+  if (values.json) process.stdout.write(`${JSON.stringify(verdicts)}\n`);
+  else
+    for (const v of verdicts) {
+      const subject = `${v.kind}/${v.name}`;
+      if (v.problems.length === 0)
+        process.stdout.write(
+          `OK ${subject}${v.unchecked ? ` (not checked: ${v.unchecked.join(", ")})` : ""}\n`,
+        );
+      for (const problem of v.problems) process.stdout.write(`${v.file}: ${subject}: ${problem}\n`);
+    }
+  return verdicts.some((v) => v.problems.length > 0) ? 1 : 0;
+}
+
 /** A command may resolve with its exit code; anything else is 0. */
 const COMMANDS: Record<string, (args: string[]) => Promise<unknown>> = {
   build,
   "preview-comment": comment,
   status,
+  validate,
   verdict,
 };
 

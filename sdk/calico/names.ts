@@ -3,6 +3,11 @@
 const DNS_LABEL = "[a-z0-9]([-a-z0-9]*[a-z0-9])?";
 export const DNS1123_SUBDOMAIN = new RegExp(`^${DNS_LABEL}(\\.${DNS_LABEL})*$`);
 export const POLICY_NAME = new RegExp(`^(${DNS_LABEL}\\.)?${DNS_LABEL}$`);
+/** Calico's networkPolicyNameRegex: a label, two, or a Kubernetes policy's `knp.default.` name. */
+export const NETWORK_POLICY_NAME = new RegExp(
+  `^((${DNS_LABEL})(\\.${DNS_LABEL})?|((knp|ossg)\\.default\\.${DNS_LABEL}(\\.${DNS_LABEL})*))$`,
+);
+export const NAMESPACE_NAME = new RegExp(`^${DNS_LABEL}$`);
 export const INTERFACE_NAME = /^[a-zA-Z0-9_.-]{1,15}$/;
 const LABEL_NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
 const PORT_NAME = /^[a-z0-9]([a-z0-9]|-(?!-))*$/;

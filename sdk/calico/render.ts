@@ -43,12 +43,27 @@ interface Meta {
   readonly apiVersion: ApiVersion;
 }
 
-function render(kind: CalicoObject["kind"], meta: Meta, spec: object): CalicoObject {
+/** `meaningful`: top-level spec lists whose emptiness means something (`[]` is not "unset"), kept when empty. */
+function render(
+  kind: CalicoObject["kind"],
+  meta: Meta,
+  spec: object,
+  meaningful: readonly string[] = [],
+): CalicoObject {
+  const kept = Object.fromEntries(
+    Object.entries(spec).filter(([k, v]) => meaningful.includes(k) && Array.isArray(v) && v.length === 0),
+  );
+  const compacted = compact({ ...spec }) as Record<string, unknown>;
   return {
     apiVersion: meta.apiVersion,
     kind,
     metadata: compact({ name: meta.name, labels: meta.labels }),
-    spec: compact({ ...spec }),
+    // In the spec's own key order, so two renders stay byte-identical.
+    spec: Object.fromEntries(
+      Object.keys(spec)
+        .filter((k) => k in compacted || k in kept)
+        .map((k) => [k, compacted[k] ?? kept[k]]),
+    ),
   };
 }
 
@@ -61,5 +76,6 @@ export const renderGlobalNetworkPolicy = (meta: Meta, spec: GlobalNetworkPolicyS
 export const renderGlobalNetworkSet = (meta: Meta, spec: GlobalNetworkSetSpec): CalicoObject =>
   render("GlobalNetworkSet", meta, spec);
 
+/** An empty failsafe list turns Calico's failsafe ports off, which is not the same as leaving it unset. */
 export const renderFelixConfiguration = (meta: Meta, spec: FelixConfigurationSpec): CalicoObject =>
-  render("FelixConfiguration", meta, spec);
+  render("FelixConfiguration", meta, spec, ["failsafeInboundHostPorts", "failsafeOutboundHostPorts"]);

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { ipVersionOf, parseCidr } from "./cidr";
+import { ipVersionOf, normalizeCidr, parseCidr } from "./cidr";
 import {
   DNS1123_SUBDOMAIN,
   INTERFACE_NAME,
@@ -9,7 +9,8 @@ import {
   portNameProblem,
   resourceNameProblem,
 } from "./names";
-import { egressRuleSchema, ingressRuleSchema, netSchema, selectorSchema } from "./rule";
+import { protocolSchema, supportsPorts } from "./ports";
+import { egressRuleSchema, ingressRuleSchema, selectorSchema } from "./rule";
 import { checkedString, exactEnum, sortKeys, strictObject } from "./zodkit";
 
 export const resourceNameSchema = checkedString((v) => resourceNameProblem(v, DNS1123_SUBDOMAIN));
@@ -69,7 +70,12 @@ export const HOST_PORT_PROTOCOLS = ["TCP", "UDP", "SCTP"] as const;
 
 export const hostEndpointSpecSchema = strictObject({
   node: resourceNameSchema,
-  interfaceName: interfaceNameSchema.optional(),
+  // Calico treats "" as unset (an endpoint found by its expected IPs).
+  interfaceName: z
+    .literal("")
+    .transform(() => undefined)
+    .or(interfaceNameSchema)
+    .optional(),
   expectedIPs: z.array(ipAddressSchema).optional(),
   profiles: z.array(resourceNameSchema).optional(),
   ports: z
@@ -77,7 +83,14 @@ export const hostEndpointSpecSchema = strictObject({
       strictObject({
         name: checkedString(portNameProblem),
         port: z.number().int().min(1).max(65535),
-        protocol: exactEnum(HOST_PORT_PROTOCOLS, "a host endpoint port protocol"),
+        // Any protocol with ports, by name or number, as Calico's validateEndpointPort allows.
+        protocol: protocolSchema.superRefine((protocol, ctx) => {
+          if (!supportsPorts(protocol))
+            ctx.addIssue({
+              code: "custom",
+              message: `${JSON.stringify(protocol)} has no ports: use "TCP", "UDP" or "SCTP" (or 6, 17, 132)`,
+            });
+        }),
       }),
     )
     .optional(),
@@ -86,25 +99,38 @@ export type HostEndpointSpec = z.output<typeof hostEndpointSpecSchema>;
 
 export const POLICY_TYPES = ["Ingress", "Egress"] as const;
 
-export const globalNetworkPolicySpecSchema = strictObject({
+/** What a NetworkPolicy and a GlobalNetworkPolicy spec share. */
+export const policySpecShape = {
   tier: resourceNameSchema.optional(),
   order: z.number().finite().optional(),
   selector: selectorSchema("selector").optional(),
   types: z.array(exactEnum(POLICY_TYPES, "a policy type")).max(2).optional(),
+  serviceAccountSelector: selectorSchema("selector").optional(),
+  performanceHints: z.array(exactEnum(["AssumeNeededOnEveryNode"], "a performance hint")).optional(),
+};
+
+/** Calico refuses a repeated policy type or performance hint. */
+export function checkPolicyLists(
+  spec: { types?: readonly string[] | undefined; performanceHints?: readonly string[] | undefined },
+  ctx: z.RefinementCtx,
+): void {
+  for (const field of ["types", "performanceHints"] as const) {
+    const list = spec[field];
+    if (list && new Set(list).size !== list.length)
+      ctx.addIssue({ code: "custom", path: [field], message: "must not repeat an entry" });
+  }
+}
+
+export const globalNetworkPolicySpecSchema = strictObject({
+  ...policySpecShape,
   ingress: z.array(ingressRuleSchema).optional(),
   egress: z.array(egressRuleSchema).optional(),
   doNotTrack: z.boolean().optional(),
   preDNAT: z.boolean().optional(),
   applyOnForward: z.boolean().optional(),
   namespaceSelector: selectorSchema("selector").optional(),
-  serviceAccountSelector: selectorSchema("selector").optional(),
-  performanceHints: z.array(exactEnum(["AssumeNeededOnEveryNode"], "a performance hint")).optional(),
 }).superRefine((spec, ctx) => {
-  for (const field of ["types", "performanceHints"] as const) {
-    const list = spec[field];
-    if (list && new Set(list).size !== list.length)
-      ctx.addIssue({ code: "custom", path: [field], message: "must not repeat an entry" });
-  }
+  checkPolicyLists(spec, ctx);
   if (spec.doNotTrack && spec.preDNAT) {
     ctx.addIssue({ code: "custom", path: ["preDNAT"], message: "cannot be true together with doNotTrack" });
   }
@@ -148,12 +174,18 @@ export const globalNetworkSetSpecSchema = strictObject({
 export type GlobalNetworkSetSpec = z.output<typeof globalNetworkSetSpecSchema>;
 
 export const protoPortSchema = strictObject({
-  /** `TCP`, `UDP` or `SCTP`. */
-  protocol: exactEnum(HOST_PORT_PROTOCOLS, "a failsafe protocol").default("TCP"),
+  /** `TCP`, `UDP` or `SCTP`, rendered in upper case (Felix reads any case). */
+  protocol: z
+    .string()
+    .transform((p) => p.toUpperCase())
+    .pipe(exactEnum(HOST_PORT_PROTOCOLS, "a failsafe protocol"))
+    .default("TCP"),
   /** Port number, 0..65535. */
   port: z.number().int().min(0).max(65535),
-  /** Only traffic from (inbound) or to (outbound) this CIDR. */
-  net: netSchema.optional(),
+  /** Only traffic from (inbound) or to (outbound) this CIDR; host bits are cleared, as iptables would. */
+  net: checkedString((net) => (parseCidr(net).ok ? undefined : "is not a CIDR"))
+    .transform((net) => normalizeCidr(net)!)
+    .optional(),
 });
 export type ProtoPort = z.output<typeof protoPortSchema>;
 

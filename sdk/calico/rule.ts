@@ -290,7 +290,7 @@ function checkRule(rule: RuleShape, ctx: z.RefinementCtx) {
  * may appear only on the remote side (ingress source, egress destination) and must name a namespace,
  * since service names are not global (validateGlobalNetworkPolicySpec).
  */
-export function ruleSchema(direction?: "ingress" | "egress") {
+export function ruleSchema(direction?: "ingress" | "egress", scope: "global" | "namespaced" = "global") {
   return strictObject(ruleShape).superRefine((rule, ctx) => {
     checkRule(rule, ctx);
     if (direction === undefined) return;
@@ -304,7 +304,7 @@ export function ruleSchema(direction?: "ingress" | "egress") {
       });
     }
     const services = rule[remote]?.services;
-    if (services !== undefined && !services.namespace) {
+    if (scope === "global" && services !== undefined && !services.namespace) {
       ctx.addIssue({
         code: "custom",
         path: [remote, "services", "namespace"],

@@ -51,7 +51,11 @@ export function formatIssues(
 ): string[] {
   return issues.map((issue) => {
     const path = formatPath([...(prefix ? [prefix] : []), ...issue.path]);
-    return path ? `${path} ${issue.message}` : issue.message;
+    // zod says "Invalid input: expected record, received undefined" for a missing field.
+    const message = /^Invalid input: expected .+, received undefined$/.test(issue.message)
+      ? "is required"
+      : issue.message;
+    return path ? `${path} ${message}` : message;
   });
 }
 

@@ -1,9 +1,14 @@
 import { describe, expect, it } from "vitest";
 import type { z } from "zod";
-import { globalNetworkPolicySpecSchema, policyNameSchema } from "../../sdk/calico/resources";
+import {
+  globalNetworkPolicySpecSchema,
+  hostEndpointSpecSchema,
+  policyNameSchema,
+  protoPortSchema,
+} from "../../sdk/calico/resources";
 import { egressRuleSchema, ingressRuleSchema } from "../../sdk/calico/rule";
 import { parseOrThrow, ValidationError } from "../../sdk/calico/zodkit";
-import { felixConfigurationArgsSchema } from "../../sdk/felixConfiguration";
+import { felixConfigurationArgsSchema, renderFelixConfigurationArgs } from "../../sdk/felixConfiguration";
 import { globalNetworkSetArgsSchema } from "../../sdk/globalNetworkSet";
 import { hostEndpointArgsSchema } from "../../sdk/hostEndpoint";
 import { untrackedPolicyArgsSchema } from "../../sdk/untrackedPolicy";
@@ -128,13 +133,13 @@ const cases: Case[] = [
     "lowercase host port protocol",
     hostEndpointArgsSchema,
     { ...hep, ports: [{ name: "x", port: 1, protocol: "tcp" }] },
-    /^ports\[0\]\.protocol "tcp" is not a host endpoint port protocol: did you mean "TCP"\?/,
+    /^ports\[0\]\.protocol "tcp" is not a protocol: did you mean "TCP"\?/,
   ],
   [
     "ICMP host port",
     hostEndpointArgsSchema,
     { ...hep, ports: [{ name: "x", port: 1, protocol: "ICMP" }] },
-    /^ports\[0\]\.protocol "ICMP" is not a host endpoint port protocol/,
+    /^ports\[0\]\.protocol "ICMP" has no ports: use "TCP", "UDP" or "SCTP"/,
   ],
   [
     "lowercase defaultAction",
@@ -551,22 +556,10 @@ const cases: Case[] = [
     /^xdpRefreshInterval "90" is not a duration: write e.g. "90s"/,
   ],
   [
-    "lowercase failsafe protocol",
-    felixConfigurationArgsSchema,
-    { failsafeInboundHostPorts: [{ protocol: "tcp", port: 22 }] },
-    /^failsafeInboundHostPorts\[0\]\.protocol "tcp" is not a failsafe protocol: did you mean "TCP"\?/,
-  ],
-  [
     "failsafe port 70000",
     felixConfigurationArgsSchema,
     { failsafeOutboundHostPorts: [{ port: 70000 }] },
     /^failsafeOutboundHostPorts\[0\]\.port .*<=65535/,
-  ],
-  [
-    "failsafe net with host bits",
-    felixConfigurationArgsSchema,
-    { failsafeInboundHostPorts: [{ port: 22, net: "10.0.0.1/8" }] },
-    /^failsafeInboundHostPorts\[0\]\.net "10.0.0.1\/8" is not a network address: did you mean "10.0.0.0\/8"\?/,
   ],
   [
     "non-boolean xdpEnabled",
@@ -676,5 +669,49 @@ describe("valid input", () => {
       labels: { a: "b" },
     });
     expect(args.nets).toEqual(["10.0.0.1", "10.0.0.1/24", "fd00::1"]);
+  });
+});
+
+describe("what Calico accepts beyond its test tables (read from its validator)", () => {
+  it("GIVEN a host endpoint port by protocol number WHEN parsed THEN it is accepted; without ports it is refused", () => {
+    const spec = (protocol: unknown) => ({
+      node: "n",
+      interfaceName: "eth0",
+      ports: [{ name: "p", port: 80, protocol }],
+    });
+    expect(hostEndpointSpecSchema.safeParse(spec(6)).success).toBe(true);
+    expect(() => parseOrThrow(hostEndpointSpecSchema, spec(1), "HostEndpoint")).toThrow(
+      /ports\[0\]\.protocol 1 has no ports/,
+    );
+  });
+
+  it('GIVEN interfaceName "" with expectedIPs WHEN parsed THEN it is unset, as Calico reads it', () => {
+    const parsed = hostEndpointSpecSchema.parse({
+      node: "n",
+      interfaceName: "",
+      expectedIPs: ["198.18.0.1"],
+    });
+    expect(parsed.interfaceName).toBeUndefined();
+  });
+
+  it("GIVEN a failsafe entry in lower case with host bits WHEN parsed THEN it means what Felix makes of it", () => {
+    expect(protoPortSchema.parse({ protocol: "tcp", port: 22, net: "10.0.0.1/8" })).toEqual({
+      protocol: "TCP",
+      port: 22,
+      net: "10.0.0.0/8",
+    });
+  });
+
+  it("GIVEN failsafeInboundHostPorts [] WHEN rendered THEN the empty list reaches Calico (it turns them off)", () => {
+    const object = renderFelixConfigurationArgs(
+      felixConfigurationArgsSchema.parse({ failsafeInboundHostPorts: [] }),
+    );
+    expect(object.spec).toEqual({ failsafeInboundHostPorts: [] });
+  });
+
+  it("GIVEN a missing required field WHEN parsed THEN it says the field is required", () => {
+    expect(() => parseOrThrow(hostEndpointSpecSchema, { interfaceName: "eth0" }, "HostEndpoint")).toThrow(
+      /node is required/,
+    );
   });
 });
