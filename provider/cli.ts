@@ -30,7 +30,7 @@ const USAGE = `usage:
       GlobalNetworkPolicy, GlobalNetworkSet, FelixConfiguration, NetworkPolicy) with the components'
       rules: "OK Kind/name" or each problem with its field path; exit 1 if any is rejected
   calico-xdp build [--source FILE]
-      compile the XDP policy filter (or FILE) with clang; print the object's path and sha256
+      the policy filter as shipped (or FILE compiled with clang); print the object's path and sha256
   calico-xdp verdict --policy FILE --packet HEX [--packet HEX ...]
       load the filter with FILE's policy ({"ingress": [...], "failsafeInbound": [...], "failsafeOutbound":
       [...], "networkSets": [...], "hostEndpoints": [...], "selectorScope": "open"|"closed"}) and run each

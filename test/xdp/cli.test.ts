@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -174,9 +174,15 @@ describe.skipIf(skip)("calico-xdp with root", () => {
     ]);
   });
 
-  it("GIVEN build WHEN run THEN it prints the cached object's path and sha256", async () => {
-    const result = await cli(["build"]);
-    expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(/^path \/.+\/calico-xdp\/objects\/[0-9a-f]{64}\.o\nsha256 [0-9a-f]{64}\n$/);
+  it("GIVEN build WHEN run THEN it prints the shipped filter's path and sha256, and builds a given source with clang", async () => {
+    const shipped = await cli(["build"]);
+    expect(shipped.code).toBe(0);
+    const { sha256 } = JSON.parse(readFileSync(join(REPO_ROOT, "dist", "bpf", "prebuilt.json"), "utf8"))[
+      "xdp_policy.o"
+    ];
+    expect(shipped.stdout).toBe(`path ${join(REPO_ROOT, "dist", "bpf", "xdp_policy.o")}\nsha256 ${sha256}\n`);
+    const custom = await cli(["build", "--source", join(REPO_ROOT, "bench", "programs", "empty.c")]);
+    expect(custom.code).toBe(0);
+    expect(custom.stdout).toMatch(/^path \/.+\/calico-xdp\/objects\/[0-9a-f]{64}\.o\nsha256 [0-9a-f]{64}\n$/);
   });
 });
