@@ -268,6 +268,8 @@ int calico_xdp_policy(struct xdp_md *ctx)
 		reason = REASON_NO_MATCH;
 	else
 		reason = decide(&p, cfg, gen, bytes, &rule);
+	if (reason == REASON_DENY && cfg && (cfg->flags & CONFIG_SHADOW))
+		reason = REASON_SHADOW_DENY;
 
 	/* The one exit: every packet is counted by the reason it got its verdict. */
 	count(&verdict_stats, reason, bytes);

@@ -39,7 +39,8 @@ enum verdict_reason {
 	REASON_ALLOW = 5,
 	REASON_DENY = 6,
 	REASON_PASS = 7,
-	REASON_COUNT = 8,
+	REASON_SHADOW_DENY = 8, /* a Deny rule matched in shadow mode: passed, counted as a would-drop */
+	REASON_COUNT = 9,
 };
 
 /* Policy-wide masks (the single entry of the `config` map). */
@@ -91,6 +92,8 @@ struct policy_config {
 #define CONFIG_SRC_V6_PREFIX (1u << 5)
 #define CONFIG_DST_V4_PREFIX (1u << 6)
 #define CONFIG_DST_V6_PREFIX (1u << 7)
+/* Shadow mode: decide and count as usual, but pass what would be dropped. */
+#define CONFIG_SHADOW (1u << 8)
 
 /* Value of the address maps: which rules' nets / notNets contain the address, whose selector /
  * notSelector selects an object (network set, host endpoint) holding it, and which failsafe entries'

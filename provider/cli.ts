@@ -33,8 +33,8 @@ const USAGE = `usage:
       the policy filter as shipped (or FILE compiled with clang); print the object's path and sha256
   calico-xdp verdict --policy FILE --packet HEX [--packet HEX ...]
       load the filter with FILE's policy ({"ingress": [...], "failsafeInbound": [...], "failsafeOutbound":
-      [...], "networkSets": [...], "hostEndpoints": [...], "selectorScope": "open"|"closed"}) and run each
-      Ethernet frame through it with BPF_PROG_RUN; one JSON line per packet, exit 1 if a frame could not
+      [...], "networkSets": [...], "hostEndpoints": [...], "selectorScope": "open"|"closed", "enforce":
+      true|false}) and run each Ethernet frame through it with BPF_PROG_RUN; one JSON line per packet, exit 1 if a frame could not
       be run (root needed)`;
 
 /** A problem with what the user gave: one line on stderr, exit code 2. */

@@ -49,6 +49,12 @@ const xdpSettingsSchema = strictObject({
    * @default - "open"
    */
   selectorScope: xdpProgramArgsSchema.shape.selectorScope,
+  /**
+   * `false` is shadow mode: the filter drops nothing and counts what each Deny rule would have
+   * dropped (`calico-xdp status`); set it to `true` to enforce, an update of the maps only.
+   * @default - true
+   */
+  enforce: xdpProgramArgsSchema.shape.enforce,
   /** @default - 8 */
   concurrency: xdpProgramArgsSchema.shape.concurrency,
   /** @default - false: destroy fails naming the nodes it cannot reach */
@@ -302,6 +308,7 @@ export class UntrackedPolicy extends pulumi.ComponentResource {
           networkSets: networkSets as XdpProgramArgs["networkSets"],
           hostEndpoints: selectableEndpoints as XdpProgramArgs["hostEndpoints"],
           selectorScope: xdp.selectorScope,
+          enforce: xdp.enforce,
           concurrency: xdp.concurrency,
           force: xdp.force,
           rules: this.ingress.apply((ingress) => ingress ?? []),

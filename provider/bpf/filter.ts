@@ -92,7 +92,7 @@ export class LoadedFilter {
     const after = await this.counters();
     const reason = REASONS.find((r) => after.reasons[r].packets > before.reasons[r].packets);
     if (reason === undefined) throw new Error("the program ran but counted no verdict");
-    const deciding = reason === "allow" || reason === "deny" || reason === "pass";
+    const deciding = ["allow", "deny", "pass", "shadow-deny"].includes(reason);
     const rule = deciding
       ? after.rules.findIndex(
           (c, i) => c.packets > before.rules[i]!.packets && !(this.compiled.config.log & (1n << BigInt(i))),

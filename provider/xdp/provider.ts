@@ -33,32 +33,8 @@ import { transportFor, withTransport } from "./transport";
 
 const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 const IDENTITY = /^[0-9a-f]{16}$/;
-const SPEC_KEYS = [
-  "nodes",
-  "interfaceName",
-  "mode",
-  "takeOver",
-  "rules",
-  "failsafeInbound",
-  "failsafeOutbound",
-  "networkSets",
-  "hostEndpoints",
-  "selectorScope",
-  "source",
-  "section",
-  "concurrency",
-  "force",
-] as const;
-
-/** What the filter's maps are compiled from. */
-const POLICY_KEYS = [
-  "rules",
-  "failsafeInbound",
-  "failsafeOutbound",
-  "networkSets",
-  "hostEndpoints",
-  "selectorScope",
-] as const;
+/** The args the user gives (the rest of the inputs are the component's and this provider's). */
+const SPEC_KEYS = Object.keys(xdpProgramArgsSchema.shape);
 
 type Inputs = Record<string, unknown>;
 /** What state holds: the spec with SSH secrets moved from `nodes` to `credentials` (a Pulumi secret). */
@@ -188,9 +164,6 @@ export async function diff(_id: string, olds: Outputs, news: Outputs): Promise<p
   const changed: string[] = fields.filter((f) => JSON.stringify(olds[f]) !== JSON.stringify(news[f]));
   const places = (nodes: readonly XdpNode[] | undefined) => JSON.stringify((nodes ?? []).map(placeOf).sort());
   if (places(olds.nodes) !== places(news.nodes)) changed.push("nodes");
-  for (const field of POLICY_KEYS) {
-    if (JSON.stringify(olds[field]) !== JSON.stringify(news[field])) changed.push(field);
-  }
   // Drift found by refresh, or nodes that failed: the next up converges them.
   if ((olds.attachments ?? []).some((a) => a.status !== "attached" || a.drift !== undefined))
     changed.push("attachments");

@@ -11,6 +11,7 @@ import {
   CONFIG_DST_V4_PREFIX,
   CONFIG_DST_V6_EXACT,
   CONFIG_DST_V6_PREFIX,
+  CONFIG_SHADOW,
   CONFIG_SRC_V4_EXACT,
   CONFIG_SRC_V4_PREFIX,
   CONFIG_SRC_V6_EXACT,
@@ -250,7 +251,8 @@ export function compileXdpPolicy(
     flag(tables.src[4], false, CONFIG_SRC_V4_PREFIX) |
     flag(tables.src[6], false, CONFIG_SRC_V6_PREFIX) |
     flag(tables.dst[4], false, CONFIG_DST_V4_PREFIX) |
-    flag(tables.dst[6], false, CONFIG_DST_V6_PREFIX);
+    flag(tables.dst[6], false, CONFIG_DST_V6_PREFIX) |
+    (policy.enforce ? 0 : CONFIG_SHADOW);
 
   return {
     config,

@@ -176,11 +176,8 @@ function evaluateWith(
       logged.push(index);
       continue;
     }
-    return decided(
-      rule.action === "Allow" ? "allow" : rule.action === "Deny" ? "deny" : "pass",
-      index,
-      logged,
-    );
+    const deny = policy.enforce ? "deny" : "shadow-deny";
+    return decided(rule.action === "Allow" ? "allow" : rule.action === "Deny" ? deny : "pass", index, logged);
   }
   return decided("no-match", null, logged);
 }

@@ -45,6 +45,7 @@ export const REASONS = [
   "allow",
   "deny",
   "pass",
+  "shadow-deny",
 ] as const;
 export type Reason = (typeof REASONS)[number];
 
@@ -56,6 +57,7 @@ export const CONFIG_SRC_V4_PREFIX = 1 << 4;
 export const CONFIG_SRC_V6_PREFIX = 1 << 5;
 export const CONFIG_DST_V4_PREFIX = 1 << 6;
 export const CONFIG_DST_V6_PREFIX = 1 << 7;
+export const CONFIG_SHADOW = 1 << 8;
 
 type FieldType = "u8" | "u32" | "u64" | { bytes: number };
 type Fields = readonly (readonly [string, FieldType])[];

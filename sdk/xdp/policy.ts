@@ -63,6 +63,7 @@ export interface XdpPolicy {
   readonly networkSets: readonly XdpNetworkSet[];
   readonly hostEndpoints: readonly XdpHostEndpoint[];
   readonly selectorScope: (typeof SELECTOR_SCOPES)[number];
+  readonly enforce: boolean;
 }
 
 /**
@@ -119,6 +120,12 @@ export const xdpPolicySchema = strictObject({
    * @default - "open"
    */
   selectorScope: exactEnum(SELECTOR_SCOPES, "a selector scope").default("open"),
+  /**
+   * Drop what the rules deny; `false` is shadow mode: every packet is passed, and what a Deny rule
+   * would have dropped is counted (per rule, and as the reason `shadow-deny`).
+   * @default - true
+   */
+  enforce: z.boolean().default(true),
 }).superRefine((policy, ctx) => {
   const count = cidrCount(policy);
   if (count > MAX_CIDRS) {

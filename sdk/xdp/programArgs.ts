@@ -240,6 +240,12 @@ export const xdpProgramArgsSchema = strictObject({
    * @default - "open"
    */
   selectorScope: xdpPolicySchema.shape.selectorScope,
+  /**
+   * Drop what the rules deny. `false` is shadow mode: the filter passes every packet and counts, per
+   * rule and as `shadow-deny`, what it would have dropped; switching is an update of the maps only.
+   * @default - true
+   */
+  enforce: xdpPolicySchema.shape.enforce,
   /** Path to your own XDP C source, built with the same clang flags; instead of `policy`. */
   source: checkedString((v) =>
     v.startsWith("/") && !v.includes("\0") ? undefined : "must be an absolute path",
@@ -297,6 +303,7 @@ export function policyOf(
     networkSets: args.networkSets,
     hostEndpoints: args.hostEndpoints,
     selectorScope: args.selectorScope,
+    enforce: args.enforce,
   };
 }
 export type XdpProgramSpec = z.output<typeof xdpProgramArgsSchema>;

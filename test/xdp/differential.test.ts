@@ -144,6 +144,7 @@ const policy = fc.record({
   networkSets: fc.array(networkSet, { maxLength: 3 }),
   hostEndpoints: fc.array(hostEndpoint, { maxLength: 2 }),
   selectorScope: fc.constantFrom("open", "closed"),
+  enforce: fc.boolean(),
 });
 
 const packet: fc.Arbitrary<PacketSpec> = fc.constantFrom(4 as const, 6 as const).chain((family) =>

@@ -636,5 +636,26 @@ function selectorGroups(): FixtureGroup[] {
         },
       ],
     },
+    {
+      name: "shadow mode (enforce: false)",
+      policy: { ...everyMatcher, enforce: false },
+      fixtures: [
+        {
+          name: "what a Deny rule matches is passed and counted as a would-drop",
+          packet: { ...redis, source: "198.18.2.1" },
+          ...pass("shadow-deny", 2),
+        },
+        {
+          name: "Allow rules still allow",
+          packet: { ...redis, source: "198.18.1.7" },
+          ...pass("allow", 1),
+        },
+        {
+          name: "failsafe ports are still failsafe",
+          packet: { protocol: TCP, source: "198.18.2.1", destinationPort: 22 },
+          ...pass("failsafe"),
+        },
+      ],
+    },
   ];
 }

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import {
   addrMatch,
+  CONFIG_SHADOW,
   GEN_PREFIX_BITS,
   GENERATIONS,
   MAX_CIDRS,
@@ -42,7 +43,7 @@ function cLayout(): Record<string, { size: number; offsets: Record<string, numbe
 int main(void) {
   printf("{");
   ${lines.join("\n  ")}
-  printf("\\"constants\\":{\\"MAX_RULES\\":%d,\\"MAX_FAILSAFE\\":%d,\\"MAX_CIDRS\\":%d,\\"REASON_COUNT\\":%d,\\"GENERATIONS\\":%d,\\"GEN_PREFIX_BITS\\":%d}}", MAX_RULES, MAX_FAILSAFE, MAX_CIDRS, REASON_COUNT, GENERATIONS, GEN_PREFIX_BITS);
+  printf("\\"constants\\":{\\"MAX_RULES\\":%d,\\"MAX_FAILSAFE\\":%d,\\"MAX_CIDRS\\":%d,\\"REASON_COUNT\\":%d,\\"GENERATIONS\\":%d,\\"GEN_PREFIX_BITS\\":%d,\\"CONFIG_SHADOW\\":%u,\\"REASON_SHADOW_DENY\\":%d}}", MAX_RULES, MAX_FAILSAFE, MAX_CIDRS, REASON_COUNT, GENERATIONS, GEN_PREFIX_BITS, CONFIG_SHADOW, REASON_SHADOW_DENY);
   return 0;
 }`;
   const dir = mkdtempSync(join(tmpdir(), "calico-xdp-layout-"));
@@ -74,6 +75,8 @@ describe.skipIf(gccAvailable())("the TS codecs and the C structs agree", () => {
       REASON_COUNT: REASONS.length,
       GENERATIONS,
       GEN_PREFIX_BITS,
+      CONFIG_SHADOW,
+      REASON_SHADOW_DENY: REASONS.indexOf("shadow-deny"),
     });
   });
 
