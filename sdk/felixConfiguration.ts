@@ -3,7 +3,14 @@ import * as pulumi from "@pulumi/pulumi";
 import type { z } from "zod";
 import { type Inputs, plainApiVersion, validateArgs } from "./args";
 import { type CalicoObject, renderFelixConfiguration } from "./calico/render";
-import { apiVersionSchema, felixConfigurationSpecSchema, resourceNameSchema } from "./calico/resources";
+import {
+  apiVersionSchema,
+  DEFAULT_FAILSAFE_INBOUND,
+  DEFAULT_FAILSAFE_OUTBOUND,
+  felixConfigurationSpecSchema,
+  type ProtoPort,
+  resourceNameSchema,
+} from "./calico/resources";
 import { strictObject } from "./calico/zodkit";
 
 const knobs = felixConfigurationSpecSchema.shape;
@@ -50,6 +57,10 @@ export class FelixConfiguration extends pulumi.ComponentResource {
   readonly resourceName: pulumi.Output<string>;
   /** The rendered Calico object. */
   readonly rendered: pulumi.Output<CalicoObject>;
+  /** The inbound failsafe ports this object sets, else Calico's defaults: what XDP must keep open too. */
+  readonly failsafeInboundHostPorts: pulumi.Output<ProtoPort[]>;
+  /** The outbound failsafe ports this object sets, else Calico's defaults (their replies pass XDP too). */
+  readonly failsafeOutboundHostPorts: pulumi.Output<ProtoPort[]>;
 
   constructor(name: string, args: FelixConfigurationArgs, opts?: pulumi.ComponentResourceOptions) {
     const subject = `FelixConfiguration "${name}"`;
@@ -58,6 +69,12 @@ export class FelixConfiguration extends pulumi.ComponentResource {
     super("calico-xdp:index:FelixConfiguration", name, {}, opts);
     this.rendered = valid.apply(renderFelixConfigurationArgs);
     this.resourceName = this.rendered.metadata.name;
+    this.failsafeInboundHostPorts = valid.apply(
+      (a) => a.failsafeInboundHostPorts ?? [...DEFAULT_FAILSAFE_INBOUND],
+    );
+    this.failsafeOutboundHostPorts = valid.apply(
+      (a) => a.failsafeOutboundHostPorts ?? [...DEFAULT_FAILSAFE_OUTBOUND],
+    );
     new k8s.apiextensions.CustomResourcePatch(
       name,
       { apiVersion, kind: "FelixConfiguration", metadata: this.rendered.metadata, spec: this.rendered.spec },

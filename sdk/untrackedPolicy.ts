@@ -15,6 +15,7 @@ import { egressRuleSchema, ingressRuleSchema, selectorSchema } from "./calico/ru
 import { selector as selectorBuilder } from "./calico/selector";
 import { felixXdpEligibility, mirrorReturnRules, policyTypes, type XdpEligibility } from "./calico/untracked";
 import { exactEnum, formatIssues, parseOrThrow, strictObject, ValidationError } from "./calico/zodkit";
+import type { FelixConfiguration } from "./felixConfiguration";
 import { GlobalNetworkSet } from "./globalNetworkSet";
 import { HostEndpoint } from "./hostEndpoint";
 import { separateCredentials } from "./xdp/credentials";
@@ -128,6 +129,12 @@ export interface XdpSelectable {
    * @default - the policy's `hostEndpoints`
    */
   readonly hostEndpoints?: readonly (HostEndpoint | DeepInput<XdpHostEndpointInput>)[];
+  /**
+   * Take the failsafe lists from this FelixConfiguration, so XDP keeps exactly Felix's failsafe ports
+   * open; `failsafeInbound`/`failsafeOutbound` given too must be the same lists.
+   * @default - none: the lists given, else Calico's defaults
+   */
+  readonly felixConfiguration?: FelixConfiguration;
 }
 
 export type UntrackedPolicyArgs = Inputs<Omit<z.input<typeof untrackedPolicyArgsSchema>, "xdp">> & {
@@ -214,6 +221,8 @@ export class UntrackedPolicy extends pulumi.ComponentResource {
     const ownEndpoints = pulumi.all((hostEndpoints ?? []).map(asXdpHostEndpoint));
     let xdpNodes: unknown;
     let publicXdp: unknown;
+    let felixConfiguration: FelixConfiguration | undefined;
+    let explicit: Record<string, unknown> = {};
     // The objects the selectors can match; components become their outputs.
     let networkSets: pulumi.Input<unknown[]> = [];
     let selectableEndpoints: pulumi.Input<unknown[]> = ownEndpoints;
@@ -221,8 +230,11 @@ export class UntrackedPolicy extends pulumi.ComponentResource {
       const {
         networkSets: sets,
         hostEndpoints: endpoints,
+        felixConfiguration: felix,
         ...settings
       } = xdpArgs as Record<string, unknown> & XdpSelectable;
+      felixConfiguration = felix;
+      explicit = settings;
       xdpNodes = settings.nodes;
       publicXdp = { ...settings, nodes: splitNodeSecrets(xdpNodes).nodes };
       networkSets = selectable(
@@ -303,8 +315,14 @@ export class UntrackedPolicy extends pulumi.ComponentResource {
           interfaceName: xdp.interfaceName,
           mode: xdp.mode,
           takeOver: xdp.takeOver,
-          failsafeInbound: xdp.failsafeInbound,
-          failsafeOutbound: xdp.failsafeOutbound,
+          // With a FelixConfiguration, only lists the user wrote (the schema's defaults are not theirs).
+          ...(felixConfiguration === undefined
+            ? { failsafeInbound: xdp.failsafeInbound, failsafeOutbound: xdp.failsafeOutbound }
+            : {
+                failsafeInbound: explicit.failsafeInbound === undefined ? undefined : xdp.failsafeInbound,
+                failsafeOutbound: explicit.failsafeOutbound === undefined ? undefined : xdp.failsafeOutbound,
+                felixConfiguration,
+              }),
           networkSets: networkSets as XdpProgramArgs["networkSets"],
           hostEndpoints: selectableEndpoints as XdpProgramArgs["hostEndpoints"],
           selectorScope: xdp.selectorScope,

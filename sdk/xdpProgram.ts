@@ -1,6 +1,9 @@
 import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
 import { type Inputs, validateArgs } from "./args";
+import { protoPortSchema } from "./calico/resources";
+import type { FelixConfiguration } from "./felixConfiguration";
 import { separateCredentials } from "./xdp/credentials";
 import {
   hostKeyWarnings,
@@ -23,7 +26,59 @@ const provider: pulumi.dynamic.ResourceProvider = {
   delete: (id, props) => require("pulumi-calico-xdp/provider").delete(id, props),
 };
 
-export type XdpProgramArgs = Inputs<XdpProgramArgsInput>;
+export type XdpProgramArgs = Inputs<XdpProgramArgsInput> & {
+  /**
+   * Take the failsafe lists from this FelixConfiguration, so XDP and Felix never keep different ports
+   * open. Giving `failsafeInbound`/`failsafeOutbound` too is allowed only when they are the same lists.
+   * @default - none: the lists given, else Calico's defaults
+   */
+  readonly felixConfiguration?: FelixConfiguration;
+};
+
+const DIRECTIONS = [
+  ["failsafeInbound", "failsafeInboundHostPorts"],
+  ["failsafeOutbound", "failsafeOutboundHostPorts"],
+] as const;
+
+/** A failsafe list's entries as Felix applies them, in one order, to compare two spellings of it. */
+const canonical = (entries: unknown) =>
+  JSON.stringify(
+    z
+      .array(protoPortSchema)
+      .parse(entries)
+      .map((e) => JSON.stringify([e.protocol, e.port, e.net ?? ""]))
+      .sort(),
+  );
+
+/**
+ * The failsafe lists XDP enforces: as given, or the FelixConfiguration's. Both given and different is a
+ * mistake that would leave a port open in one place and closed in the other, so it fails the preview.
+ */
+export function failsafeLists(
+  subject: string,
+  args: Pick<XdpProgramArgs, "failsafeInbound" | "failsafeOutbound" | "felixConfiguration">,
+  parent?: pulumi.Resource,
+): Pick<XdpProgramArgs, "failsafeInbound" | "failsafeOutbound"> {
+  const felix = args.felixConfiguration;
+  if (felix === undefined)
+    return { failsafeInbound: args.failsafeInbound, failsafeOutbound: args.failsafeOutbound };
+  const [inbound, outbound] = DIRECTIONS.map(([field, felixField]) => {
+    const given = args[field];
+    if (given === undefined) return felix[felixField];
+    return pulumi.all([given, felix[felixField], felix.resourceName]).apply(([mine, felixs, felixName]) => {
+      if (canonical(mine) !== canonical(felixs))
+        throw new pulumi.ResourceError(
+          `${subject}: ${field} ${JSON.stringify(mine)} differs from FelixConfiguration ${JSON.stringify(felixName)}'s ${felixField} ${JSON.stringify(felixs)}: give one of them, so XDP and Felix keep the same ports open`,
+          parent,
+        );
+      return mine;
+    });
+  });
+  return { failsafeInbound: inbound, failsafeOutbound: outbound } as Pick<
+    XdpProgramArgs,
+    "failsafeInbound" | "failsafeOutbound"
+  >;
+}
 
 /** The engine's type of XdpProgram resources. */
 export const XDP_PROGRAM_TYPE = "pulumi-nodejs:dynamic/calico-xdp:XdpProgram";
@@ -81,8 +136,10 @@ export class XdpProgram extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: XdpProgramArgs, opts?: pulumi.CustomResourceOptions) {
     const subject = `XdpProgram "${name}"`;
+    const { felixConfiguration: _felix, ...given } = args;
+    const resolved = { ...given, ...failsafeLists(subject, args, opts?.parent) };
     // Plain values fail here, before anything is sent; the provider's check repeats this for Outputs.
-    const valid = validateArgs(xdpProgramArgsSchema, args, subject, opts?.parent);
+    const valid = validateArgs(xdpProgramArgsSchema, resolved, subject, opts?.parent);
     const { nodes, credentials } = splitNodeSecrets(args.nodes);
     // Names the pins on nodes before anything is recorded, so a create killed midway is found again.
     const identity = pulumi
@@ -92,7 +149,7 @@ export class XdpProgram extends pulumi.dynamic.Resource {
       provider,
       name,
       {
-        ...args,
+        ...resolved,
         nodes,
         credentials,
         identity,

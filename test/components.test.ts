@@ -5,21 +5,11 @@ import { validateArgs } from "../sdk/args";
 import { hostEndpointArgsSchema } from "../sdk/hostEndpoint";
 import { FelixConfiguration, GlobalNetworkSet, HostEndpoint, UntrackedPolicy } from "../sdk/index";
 import { selectorForHostEndpoints } from "../sdk/untrackedPolicy";
-import { installMocks, outputValue, type Registered, settle } from "./support/pulumiMocks";
+import { installMocks, outputValue, promiseOf, type Registered, settle } from "./support/pulumiMocks";
 
 // One mock monitor for the file: registrations from one test may still resolve while the next runs.
 const registered: Registered[] = installMocks();
 
-/** The Output's value; its internal sibling promises are settled too, so a rejection is not left unhandled. */
-async function promiseOf<T>(output: pulumi.Output<T>): Promise<T> {
-  const internals = output as unknown as {
-    promise(): Promise<T>;
-    isKnown: Promise<boolean>;
-    isSecret: Promise<boolean>;
-  };
-  await Promise.allSettled([internals.isKnown, internals.isSecret]);
-  return internals.promise();
-}
 const byType = (type: string, name: string) => registered.filter((r) => r.type === type && r.name === name);
 
 describe("components under Pulumi mocks", () => {

@@ -1,7 +1,14 @@
 import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it, vi } from "vitest";
-import { GlobalNetworkSet, HostEndpoint, UntrackedPolicy, XdpProgram } from "../sdk/index";
-import { installMocks, outputValue, settle } from "./support/pulumiMocks";
+import {
+  FelixConfiguration,
+  GlobalNetworkSet,
+  HostEndpoint,
+  UntrackedPolicy,
+  XdpProgram,
+} from "../sdk/index";
+import { failsafeLists } from "../sdk/xdpProgram";
+import { installMocks, outputValue, promiseOf, settle } from "./support/pulumiMocks";
 
 const registered = installMocks();
 const XDP_TYPE = "pulumi-nodejs:dynamic/calico-xdp:XdpProgram";
@@ -269,5 +276,74 @@ describe("XdpProgram wiring under Pulumi mocks", () => {
     ).toThrow(
       /nodes\[0\]\.connection\.privateKey is missing: give privateKey \(a Pulumi secret\) or agentSocketPath/,
     );
+  });
+
+  it("GIVEN a FelixConfiguration WHEN an XdpProgram takes its failsafe lists THEN they are Felix's, and Calico's defaults where it sets none", async () => {
+    const felix = new FelixConfiguration("felix-lists", {
+      failsafeInboundHostPorts: [{ protocol: "TCP", port: 2222 }],
+    });
+    new XdpProgram("from-felix", {
+      nodes: [{ name: "n", connection: { type: "local" } }],
+      interfaceName: "eth0",
+      rules: [{ action: "Deny" }],
+      felixConfiguration: felix,
+    });
+    await settle();
+    const [xdp] = registered.filter((r) => r.type === XDP_TYPE && r.name === "from-felix");
+    expect(xdp?.inputs.failsafeInbound).toEqual([{ protocol: "TCP", port: 2222 }]);
+    expect(xdp?.inputs.failsafeOutbound).toEqual(expect.arrayContaining([{ protocol: "UDP", port: 53 }]));
+    expect(xdp?.inputs).not.toHaveProperty("felixConfiguration");
+  });
+
+  it("GIVEN a FelixConfiguration and a different explicit list WHEN resolved THEN it fails naming both; the same list in another order is fine", async () => {
+    const felix = new FelixConfiguration("felix-conflict", {
+      failsafeInboundHostPorts: [
+        { protocol: "TCP", port: 22 },
+        { protocol: "UDP", port: 68 },
+      ],
+    });
+    const differing = failsafeLists('XdpProgram "x"', {
+      felixConfiguration: felix,
+      failsafeInbound: [{ protocol: "TCP", port: 22 }],
+    });
+    await expect(promiseOf(differing.failsafeInbound as pulumi.Output<unknown>)).rejects.toThrow(
+      /XdpProgram "x": failsafeInbound \[\{"protocol":"TCP","port":22\}\] differs from FelixConfiguration "default"'s failsafeInboundHostPorts .*give one of them/,
+    );
+    const same = failsafeLists('XdpProgram "y"', {
+      felixConfiguration: felix,
+      failsafeInbound: [
+        { protocol: "UDP", port: 68 },
+        { protocol: "TCP", port: 22 },
+      ],
+    });
+    expect(await promiseOf(same.failsafeInbound as pulumi.Output<unknown>)).toEqual([
+      { protocol: "UDP", port: 68 },
+      { protocol: "TCP", port: 22 },
+    ]);
+  });
+
+  it("GIVEN an UntrackedPolicy whose xdp names a FelixConfiguration WHEN constructed THEN its filter keeps Felix's failsafe ports", async () => {
+    const hep = new HostEndpoint("edge-felix-eth0", {
+      node: "edge-1",
+      interfaceName: "eth0",
+      labels: { hep: "edge" },
+    });
+    const felix = new FelixConfiguration("felix-policy", {
+      failsafeInboundHostPorts: [{ protocol: "TCP", port: 22, net: "10.0.0.0/8" }],
+      failsafeOutboundHostPorts: [],
+    });
+    new UntrackedPolicy("edge-felix", {
+      hostEndpoints: [hep],
+      ingress: [{ action: "Deny", protocol: "TCP", destination: { ports: [6379] } }],
+      xdp: {
+        nodes: [{ name: "edge-1", connection: { type: "local" } }],
+        interfaceName: "eth0",
+        felixConfiguration: felix,
+      },
+    });
+    await settle();
+    const [xdp] = registered.filter((r) => r.type === XDP_TYPE && r.name === "edge-felix-xdp");
+    expect(xdp?.inputs.failsafeInbound).toEqual([{ protocol: "TCP", port: 22, net: "10.0.0.0/8" }]);
+    expect(xdp?.inputs.failsafeOutbound).toEqual([]);
   });
 });

@@ -38,3 +38,14 @@ export async function settle(): Promise<void> {
 export function customResources(registered: readonly Registered[]): Registered[] {
   return registered.filter((r) => r.type.startsWith("kubernetes:") && /projectcalico\.org/.test(r.type));
 }
+
+/** The Output's value; its internal sibling promises are settled too, so a rejection is not left unhandled. */
+export async function promiseOf<T>(output: pulumi.Output<T>): Promise<T> {
+  const internals = output as unknown as {
+    promise(): Promise<T>;
+    isKnown: Promise<boolean>;
+    isSecret: Promise<boolean>;
+  };
+  await Promise.allSettled([internals.isKnown, internals.isSecret]);
+  return internals.promise();
+}
