@@ -30,6 +30,7 @@ export { ValidationError } from "./calico/zodkit";
 export { FelixConfiguration, type FelixConfigurationArgs } from "./felixConfiguration";
 export { GlobalNetworkSet, type GlobalNetworkSetArgs } from "./globalNetworkSet";
 export { DEFAULT_ALLOW_PROFILE, FAILSAFE_GAPS, HostEndpoint, type HostEndpointArgs } from "./hostEndpoint";
+export { PreDnatPolicy, type PreDnatPolicyArgs } from "./preDnatPolicy";
 export { UntrackedPolicy, type UntrackedPolicyArgs, type XdpSelectable } from "./untrackedPolicy";
 // The XDP filter's contract: compile a policy, evaluate it, build test packets.
 export { type CompiledPolicy, compileXdpPolicy } from "./xdp/compile";

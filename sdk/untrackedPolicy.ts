@@ -209,12 +209,7 @@ export class UntrackedPolicy extends pulumi.ComponentResource {
     const subject = `UntrackedPolicy "${name}"`;
     const apiVersion = plainApiVersion(args.apiVersion, subject, opts?.parent);
     const { hostEndpoints, ...rest } = args;
-    if ((hostEndpoints === undefined) === (rest.selector === undefined) || hostEndpoints?.length === 0) {
-      throw new pulumi.ResourceError(
-        `${subject}: give exactly one of selector or a non-empty hostEndpoints (got ${hostEndpoints === undefined ? "neither" : rest.selector === undefined ? "no host endpoints" : "both"})`,
-        opts?.parent,
-      );
-    }
+    checkTarget(subject, hostEndpoints, rest.selector, opts?.parent);
     // The policy is validated without the nodes' SSH secrets, so nothing rendered from it turns secret;
     // the XdpProgram child gets the nodes as given and checks the secrets itself.
     const { xdp: xdpArgs, ...policyArgs } = rest;
@@ -389,21 +384,44 @@ function asXdpHostEndpoint(endpoint: HostEndpoint | DeepInput<XdpHostEndpointInp
     : (endpoint as pulumi.Input<unknown>);
 }
 
-function selectorOf(hostEndpoints: readonly HostEndpoint[], subject: string): pulumi.Output<string> {
+/** A policy applies to a selector or to host endpoints: exactly one of them. */
+export function checkTarget(
+  subject: string,
+  hostEndpoints: readonly HostEndpoint[] | undefined,
+  selector: unknown,
+  parent: pulumi.Resource | undefined,
+): void {
+  if ((hostEndpoints === undefined) === (selector === undefined) || hostEndpoints?.length === 0) {
+    throw new pulumi.ResourceError(
+      `${subject}: give exactly one of selector or a non-empty hostEndpoints (got ${hostEndpoints === undefined ? "neither" : selector === undefined ? "no host endpoints" : "both"})`,
+      parent,
+    );
+  }
+}
+
+/** The selector of the given endpoints; `allInterfaces` says whether `interfaceName: "*"` ones may be among them. */
+export function selectorOf(
+  hostEndpoints: readonly HostEndpoint[],
+  subject: string,
+  allInterfaces = false,
+): pulumi.Output<string> {
   const endpoints = hostEndpoints.map((hep) =>
     pulumi
       .all([hep.selector, hep.interfaceName, hep.resourceName])
       .apply(([selector, interfaceName, resourceName]) => ({ selector, interfaceName, resourceName })),
   );
-  return pulumi.all(endpoints).apply((resolved) => selectorForHostEndpoints(resolved, subject));
+  return pulumi
+    .all(endpoints)
+    .apply((resolved) => selectorForHostEndpoints(resolved, subject, allInterfaces));
 }
 
-/** Pure: the selector matching any of the endpoints; refuses all-interfaces endpoints. */
+/** Pure: the selector matching any of the endpoints; refuses all-interfaces endpoints unless `allInterfaces`. */
 export function selectorForHostEndpoints(
   endpoints: readonly { selector: string; interfaceName?: string | undefined; resourceName: string }[],
   subject: string,
+  allInterfaces = false,
 ): string {
-  const wildcard = endpoints.findIndex((e) => e.interfaceName === "*");
+  const wildcard = allInterfaces ? -1 : endpoints.findIndex((e) => e.interfaceName === "*");
   if (wildcard >= 0) {
     throw new ValidationError(subject, [
       `hostEndpoints[${wildcard}] ("${endpoints[wildcard]!.resourceName}") has interfaceName "*": Calico does not apply untracked policy to all-interfaces endpoints; name the interface`,

@@ -3,7 +3,13 @@ import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it, vi } from "vitest";
 import { validateArgs } from "../sdk/args";
 import { hostEndpointArgsSchema } from "../sdk/hostEndpoint";
-import { FelixConfiguration, GlobalNetworkSet, HostEndpoint, UntrackedPolicy } from "../sdk/index";
+import {
+  FelixConfiguration,
+  GlobalNetworkSet,
+  HostEndpoint,
+  PreDnatPolicy,
+  UntrackedPolicy,
+} from "../sdk/index";
 import { selectorForHostEndpoints } from "../sdk/untrackedPolicy";
 import { installMocks, outputValue, promiseOf, type Registered, settle } from "./support/pulumiMocks";
 
@@ -83,6 +89,55 @@ describe("components under Pulumi mocks", () => {
       hep,
     );
     warn.mockRestore();
+  });
+
+  it("GIVEN Calico's automatic all-interfaces host endpoint WHEN a PreDnatPolicy closes NodePorts on it THEN it renders preDNAT ingress rules", async () => {
+    const auto = new HostEndpoint("node-1-auto", {
+      node: "node-1",
+      interfaceName: "*",
+      labels: { "kubernetes-host": "" },
+    });
+    const policy = new PreDnatPolicy("close-nodeports", {
+      hostEndpoints: [auto],
+      order: 20,
+      ingress: [
+        {
+          action: "Allow",
+          protocol: "TCP",
+          source: { nets: ["198.18.0.0/16"] },
+          destination: { ports: ["30000:32767"] },
+        },
+        { action: "Deny", protocol: "TCP", destination: { ports: ["30000:32767"] } },
+      ],
+    });
+    expect(await outputValue(policy.selector)).toBe('kubernetes-host == ""');
+    await settle();
+    const [gnp] = byType("kubernetes:projectcalico.org/v3:GlobalNetworkPolicy", "close-nodeports");
+    expect(gnp?.inputs).toMatchObject({
+      metadata: { name: "close-nodeports" },
+      spec: {
+        order: 20,
+        preDNAT: true,
+        applyOnForward: true,
+        types: ["Ingress"],
+        selector: 'kubernetes-host == ""',
+      },
+    });
+    expect(byType("calico-xdp:index:PreDnatPolicy", "close-nodeports")).toHaveLength(1);
+  });
+
+  it("GIVEN a PreDnatPolicy with egress rules or no ingress WHEN constructed THEN it says pre-DNAT policy is ingress only", () => {
+    expect(
+      () =>
+        new PreDnatPolicy("egress", {
+          selector: "all()",
+          ingress: [{ action: "Deny" }],
+          egress: [],
+        } as never),
+    ).toThrow(/PreDnatPolicy "egress": unknown field "egress"/);
+    expect(() => new PreDnatPolicy("empty", { selector: "all()", ingress: [] })).toThrow(
+      /PreDnatPolicy "empty": ingress is empty: a pre-DNAT policy has only ingress rules/,
+    );
   });
 
   it("GIVEN host endpoints WHEN an UntrackedPolicy selects them THEN its selector ORs their labels and the policy is untracked", async () => {

@@ -2,6 +2,7 @@ import type { CalicoObject } from "../../sdk/calico/render";
 import { felixConfigurationArgsSchema, renderFelixConfigurationArgs } from "../../sdk/felixConfiguration";
 import { globalNetworkSetArgsSchema, renderGlobalNetworkSetArgs } from "../../sdk/globalNetworkSet";
 import { hostEndpointArgsSchema, renderHostEndpointArgs } from "../../sdk/hostEndpoint";
+import { preDnatPolicyArgsSchema, renderPreDnatPolicy } from "../../sdk/preDnatPolicy";
 import { renderUntrackedPolicy, untrackedPolicyArgsSchema } from "../../sdk/untrackedPolicy";
 
 /** Policy args exercising every rule field we render. */
@@ -61,6 +62,24 @@ export function renderedFixtures(): CalicoObject[] {
       "redis.untracked",
       untrackedPolicyArgsSchema.parse({ ...richPolicyArgs, apiVersion }),
       "hep == 'redis-host'",
+    ),
+    renderPreDnatPolicy(
+      "close-nodeports",
+      preDnatPolicyArgsSchema.parse({
+        order: 20,
+        ingress: [
+          {
+            action: "Allow",
+            protocol: "TCP",
+            source: { nets: ["198.18.0.0/16"] },
+            destination: { ports: ["30000:32767"] },
+          },
+          { action: "Deny", protocol: "TCP", destination: { ports: ["30000:32767"] } },
+          { action: "Deny", protocol: "UDP", destination: { ports: ["30000:32767"] } },
+        ],
+        apiVersion,
+      }),
+      "has(kubernetes-host)",
     ),
     renderGlobalNetworkSetArgs(
       "deny-list",
