@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { readFileSync } from "node:fs";
+import { isIP } from "node:net";
 import { parseArgs } from "node:util";
 import { parseAllDocuments } from "yaml";
 import { INTERFACE_NAME } from "../sdk/calico/names";
@@ -14,6 +15,7 @@ import {
 } from "../sdk/xdp/programArgs";
 import { buildObject } from "./bpf/build";
 import { LoadedFilter } from "./bpf/filter";
+import { prometheusText, serveMetrics, writeTextfile } from "./metrics";
 import { previewComment } from "./previewComment";
 import { formatStatus, xdpStatus } from "./status";
 import { withTransport } from "./xdp/transport";
@@ -29,6 +31,10 @@ const USAGE = `usage:
       check hand-written Calico objects (YAML or JSON, several documents, Lists; HostEndpoint,
       GlobalNetworkPolicy, GlobalNetworkSet, FelixConfiguration, NetworkPolicy) with the components'
       rules: "OK Kind/name" or each problem with its field path; exit 1 if any is rejected
+  calico-xdp metrics [--netns NAME | --ssh ... | --connection FILE] [--interface IF]
+                     (--listen IP:PORT | --textfile PATH)
+      the per-rule and per-reason packet and byte counters of every calico-xdp filter on the node, in
+      Prometheus's text format: served at /metrics, or written once for node_exporter's textfile collector
   calico-xdp build [--source FILE]
       the policy filter as shipped (or FILE compiled with clang); print the object's path and sha256
   calico-xdp verdict --policy FILE --packet HEX [--packet HEX ...]
@@ -157,31 +163,59 @@ function statusConnection(values: Record<string, string | boolean | undefined>):
   return parsed.data;
 }
 
-async function status(args: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      netns: { type: "string" },
-      ssh: { type: "string" },
-      identity: { type: "string" },
-      agent: { type: "string" },
-      "host-key": { type: "string" },
-      connection: { type: "string" },
-      interface: { type: "string" },
-      json: { type: "boolean" },
-    },
-  });
+/** The node options of `status` and `metrics`: which node, reached how. */
+const NODE_OPTIONS = {
+  netns: { type: "string" },
+  ssh: { type: "string" },
+  identity: { type: "string" },
+  agent: { type: "string" },
+  "host-key": { type: "string" },
+  connection: { type: "string" },
+  interface: { type: "string" },
+} as const;
+
+/** The node to read and a reader of its XDP status, checked as `status` and `metrics` both need. */
+function nodeReader(command: string, values: Record<string, string | boolean | undefined>) {
   const connection = statusConnection(values);
-  if (values.interface !== undefined && !INTERFACE_NAME.test(values.interface)) {
-    throw new UsageError(`--interface ${JSON.stringify(values.interface)} is not an interface name`);
+  const iface = values.interface;
+  if (typeof iface === "string" && !INTERFACE_NAME.test(iface)) {
+    throw new UsageError(`--interface ${JSON.stringify(iface)} is not an interface name`);
   }
   if (connection.type !== "ssh" && process.getuid?.() !== 0)
-    throw new UsageError("status reads BPF maps and needs root");
+    throw new UsageError(`${command} reads BPF maps and needs root`);
   const nodes = connection.type === "ssh" ? [{ name: connection.host, connection }] : [];
-  for (const warning of hostKeyWarnings("calico-xdp status", nodes))
+  for (const warning of hostKeyWarnings(`calico-xdp ${command}`, nodes))
     process.stderr.write(`warning: ${warning}\n`);
-  const result = await withTransport(connection, (t) => xdpStatus(t, values.interface));
+  return () => withTransport(connection, (t) => xdpStatus(t, typeof iface === "string" ? iface : undefined));
+}
+
+async function status(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { ...NODE_OPTIONS, json: { type: "boolean" } } });
+  const result = await nodeReader("status", values)();
   process.stdout.write(values.json ? `${JSON.stringify(result)}\n` : formatStatus(result));
+}
+
+async function metrics(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: { ...NODE_OPTIONS, listen: { type: "string" }, textfile: { type: "string" } },
+  });
+  if ((values.listen === undefined) === (values.textfile === undefined))
+    throw new UsageError("give one of --listen HOST:PORT or --textfile PATH");
+  const read = nodeReader("metrics", values);
+  if (values.textfile !== undefined) {
+    if (!values.textfile.startsWith("/")) throw new UsageError("--textfile needs an absolute path");
+    writeTextfile(values.textfile, prometheusText(await read()));
+    return;
+  }
+  const match = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(values.listen!);
+  const port = Number(match?.[2]);
+  if (!match || !(port >= 1 && port <= 65535) || isIP(match[1]!.replace(/^\[|\]$/g, "")) === 0)
+    throw new UsageError(`--listen ${JSON.stringify(values.listen)} is not IP:PORT`);
+  const host = match[1]!.replace(/^\[|\]$/g, "");
+  await serveMetrics(host, port, read);
+  process.stderr.write(`calico-xdp metrics: serving http://${values.listen}/metrics\n`);
+  await new Promise(() => {});
 }
 
 async function comment(args: string[]): Promise<void> {
@@ -235,6 +269,7 @@ async function validate(args: string[]): Promise<number> {
 /** A command may resolve with its exit code; anything else is 0. */
 const COMMANDS: Record<string, (args: string[]) => Promise<unknown>> = {
   build,
+  metrics,
   "preview-comment": comment,
   status,
   validate,

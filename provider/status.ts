@@ -1,5 +1,5 @@
 import { dirname } from "node:path";
-import { REASONS } from "../sdk/xdp/layout";
+import { GENERATIONS, policyConfig, REASONS } from "../sdk/xdp/layout";
 import { readCounters } from "./bpf/bpftool";
 import { isCalicoProgram, PIN_ROOT, XDP_MODES } from "./xdp/node";
 import type { NodeTransport } from "./xdp/transport";
@@ -13,7 +13,7 @@ export interface InterfaceStatus {
   readonly linkId?: number;
   readonly owner: "calico-xdp" | "calico" | "other";
   readonly pinDir?: string;
-  readonly rules?: { rule: number; packets: string; bytes: string }[];
+  readonly rules?: { rule: number; action: string; packets: string; bytes: string }[];
   readonly verdicts?: Record<string, { packets: string; bytes: string }>;
 }
 
@@ -24,6 +24,43 @@ async function ourPinDir(t: NodeTransport, programId: number): Promise<string | 
   ) as { pinned?: string[] };
   const ours = pinned.find((path) => path.startsWith(`${PIN_ROOT}/`) && path.endsWith("/prog"));
   return ours && dirname(ours);
+}
+
+const hexBytes = (hex: readonly string[]) => Buffer.from(hex.map((h) => Number.parseInt(h, 16)));
+
+/** Each rule's action, from the config of the generation packets read now (the policy in force). */
+async function ruleActions(t: NodeTransport, pinDir: string): Promise<string[]> {
+  const [active] = JSON.parse(
+    await t.host("bpftool", ["-j", "map", "dump", "pinned", `${pinDir}/active_gen`]),
+  ) as { value: string[] }[];
+  const gen = active ? hexBytes(active.value).readUInt32LE(0) & (GENERATIONS - 1) : 0;
+  const key = Buffer.alloc(4);
+  key.writeUInt32LE(gen);
+  const { value } = JSON.parse(
+    await t.host("bpftool", [
+      "-j",
+      "map",
+      "lookup",
+      "pinned",
+      `${pinDir}/config`,
+      "key",
+      "hex",
+      ...[...key].map((b) => b.toString(16).padStart(2, "0")),
+    ]),
+  ) as { value: string[] };
+  const config = policyConfig.decode(hexBytes(value));
+  const has = (mask: bigint, rule: number) => (mask >> BigInt(rule)) & 1n;
+  return Array.from({ length: config.rule_count }, (_, rule) =>
+    has(config.allow, rule)
+      ? "Allow"
+      : has(config.deny, rule)
+        ? "Deny"
+        : has(config.pass, rule)
+          ? "Pass"
+          : has(config.log, rule)
+            ? "Log"
+            : "",
+  );
 }
 
 /** What XDP programs are attached on a node (or one interface of it), whose they are, and our counters. */
@@ -59,11 +96,14 @@ export async function xdpStatus(t: NodeTransport, iface?: string): Promise<Inter
     }
     const rules = await readCounters(`${pinDir}/rule_stats`, t);
     const verdicts = await readCounters(`${pinDir}/verdict_stats`, t);
+    const actions = await ruleActions(t, pinDir);
     out.push({
       ...base,
       pinDir,
       rules: rules.flatMap((c, rule) =>
-        c && c.packets > 0n ? [{ rule, packets: String(c.packets), bytes: String(c.bytes) }] : [],
+        c && c.packets > 0n
+          ? [{ rule, action: actions[rule] ?? "", packets: String(c.packets), bytes: String(c.bytes) }]
+          : [],
       ),
       verdicts: Object.fromEntries(
         REASONS.map((r, i) => [
