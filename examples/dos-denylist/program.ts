@@ -19,6 +19,8 @@ export interface DosDenylistConfig {
   readonly denyNets: readonly string[];
   /** Drop them in XDP too, in the NIC driver. */
   readonly xdp: boolean;
+  /** `false`: XDP in shadow mode, counting what it would drop (Calico's iptables rules still deny). */
+  readonly enforce: boolean;
   /** Write the Calico objects as YAML into this directory instead of applying them to a cluster. */
   readonly renderYamlTo?: string;
 }
@@ -71,6 +73,7 @@ export function dosDenylist(config: DosDenylistConfig) {
             })),
             interfaceName: interfaces[0]!,
             networkSets: [denyList],
+            enforce: config.enforce,
           }
         : undefined,
     },
@@ -91,6 +94,7 @@ export function dosDenylistFromConfig() {
     nodes: config.requireObject<EdgeNode[]>("nodes"),
     denyNets: config.requireObject<string[]>("denyNets"),
     xdp: config.requireBoolean("xdp"),
+    enforce: config.requireBoolean("enforce"),
     renderYamlTo: config.get("renderYamlTo") || undefined,
   });
 }

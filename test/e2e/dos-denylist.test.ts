@@ -91,7 +91,20 @@ describe.skipIf(skip)(
       expect(Number(seen.verdicts.undecidable!.packets)).toBeGreaterThan(0);
     });
 
-    it("2. changing the set's nets is an update of the XdpProgram's maps only: same program, new verdicts", async () => {
+    it("2. enforce false is shadow mode: the listed source is served and counted as shadow-deny on the same program; true drops it again", async () => {
+      const before = await xdpState();
+      await stack.setConfig("enforce", { value: "false" });
+      await stack.up();
+      expect((await xdpState()).attachment!.programId).toBe(before.attachment!.programId);
+      expect(await connect(tb.client.deniedAddress)).toBe("connected");
+      expect(Number(status().verdicts["shadow-deny"]!.packets)).toBeGreaterThan(0);
+      await stack.setConfig("enforce", { value: "true" });
+      await stack.up();
+      expect((await xdpState()).attachment!.programId).toBe(before.attachment!.programId);
+      expect(await connect(tb.client.deniedAddress)).toBe("timeout");
+    });
+
+    it("3. changing the set's nets is an update of the XdpProgram's maps only: same program, new verdicts", async () => {
       const before = await xdpState();
       await configure(["198.18.222.0/24"]);
       const ops: Record<string, string> = {};
@@ -112,7 +125,7 @@ describe.skipIf(skip)(
       expect(await connect(tb.client.deniedAddress)).toBe("connected");
     });
 
-    it("3. destroy detaches the filter and leaves no pins", async () => {
+    it("4. destroy detaches the filter and leaves no pins", async () => {
       const { id } = await xdpState();
       await stack.destroy();
       expect(attachedId(tb.server.netns, tb.server.iface)).toBeUndefined();
