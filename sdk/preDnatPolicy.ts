@@ -1,13 +1,12 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { calicoCustomResource, type Inputs, plainApiVersion, validateArgs } from "./args";
-import { toDnsName } from "./calico/names";
-import { type CalicoObject, renderGlobalNetworkPolicy } from "./calico/render";
-import { apiVersionSchema, globalNetworkPolicySpecSchema, policyNameSchema } from "./calico/resources";
+import type { CalicoObject } from "./calico/render";
+import { apiVersionSchema, policyNameSchema } from "./calico/resources";
 import { ingressRuleSchema, selectorSchema } from "./calico/rule";
-import { formatIssues, strictObject, ValidationError } from "./calico/zodkit";
+import { strictObject } from "./calico/zodkit";
 import type { HostEndpoint } from "./hostEndpoint";
-import { checkTarget, selectorOf } from "./untrackedPolicy";
+import { checkTarget, renderPolicyOf, selectorOf } from "./untrackedPolicy";
 
 export const preDnatPolicyArgsSchema = strictObject({
   /**
@@ -54,7 +53,7 @@ export function renderPreDnatPolicy(
   args: ValidPreDnatPolicyArgs,
   selector: string,
 ): CalicoObject {
-  const spec = globalNetworkPolicySpecSchema.safeParse({
+  return renderPolicyOf(`PreDnatPolicy "${name}"`, name, args, {
     order: args.order,
     selector,
     types: ["Ingress"],
@@ -62,12 +61,6 @@ export function renderPreDnatPolicy(
     preDNAT: true,
     applyOnForward: true,
   });
-  if (!spec.success)
-    throw new ValidationError(`PreDnatPolicy "${name}" spec`, formatIssues(spec.error.issues));
-  return renderGlobalNetworkPolicy(
-    { name: args.resourceName ?? toDnsName(name), apiVersion: args.apiVersion },
-    spec.data,
-  );
 }
 
 /**

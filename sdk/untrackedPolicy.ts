@@ -164,7 +164,7 @@ export function renderUntrackedPolicy(
     ...(args.returnTraffic === "mirror" ? mirrorReturnRules(ingress) : []),
     ...(args.egress ?? []),
   ];
-  const spec = globalNetworkPolicySpecSchema.safeParse({
+  return renderPolicyOf(`UntrackedPolicy "${name}"`, name, args, {
     order: args.order,
     selector,
     types: policyTypes(ingress, egress),
@@ -173,11 +173,26 @@ export function renderUntrackedPolicy(
     doNotTrack: true,
     applyOnForward: true,
   });
-  if (!spec.success)
-    throw new ValidationError(`UntrackedPolicy "${name}" spec`, formatIssues(spec.error.issues));
+}
+
+/**
+ * A component's GlobalNetworkPolicy from the spec it builds: checked once more as a whole (the
+ * component's own parts were checked one by one), named as the component's resource.
+ */
+export function renderPolicyOf(
+  subject: string,
+  name: string,
+  args: {
+    readonly resourceName?: string | undefined;
+    readonly apiVersion: ValidUntrackedPolicyArgs["apiVersion"];
+  },
+  spec: z.input<typeof globalNetworkPolicySpecSchema>,
+): CalicoObject {
+  const checked = globalNetworkPolicySpecSchema.safeParse(spec);
+  if (!checked.success) throw new ValidationError(`${subject} spec`, formatIssues(checked.error.issues));
   return renderGlobalNetworkPolicy(
     { name: args.resourceName ?? toDnsName(name), apiVersion: args.apiVersion },
-    spec.data,
+    checked.data,
   );
 }
 
