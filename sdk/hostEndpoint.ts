@@ -42,12 +42,11 @@ export const hostEndpointArgsSchema = strictObject({
    */
   expectedIPs: spec.expectedIPs,
   /**
-   * Labels that policies select this endpoint by; at least one, so a policy can target it.
+   * Labels that policies select this endpoint by, e.g. `{ hep: "redis-host" }`.
+   * @default - none: no label selector picks the endpoint out (it can still rely on its profiles), so
+   * `UntrackedPolicy` and `PreDnatPolicy` refuse it in their `hostEndpoints`
    */
-  labels: labelsSchema.refine((l) => Object.keys(l).length > 0, {
-    message:
-      "must have at least one label, so policies can select this endpoint (e.g. { hep: 'redis-host' })",
-  }),
+  labels: labelsSchema.default({}),
   /**
    * Calico profiles applied to the endpoint.
    * @default - `["projectcalico-default-allow"]` unless `defaultAction` is `"Deny"`
@@ -104,7 +103,7 @@ export class HostEndpoint extends pulumi.ComponentResource {
   readonly resourceName: pulumi.Output<string>;
   /** The endpoint's labels. */
   readonly labels: pulumi.Output<Record<string, string>>;
-  /** A Calico selector matching exactly this endpoint's labels. */
+  /** A Calico selector matching exactly this endpoint's labels (`!all()`, nothing, when it has none). */
   readonly selector: pulumi.Output<string>;
   /** The protected interface (`"*"` for all). */
   readonly interfaceName: pulumi.Output<string | undefined>;
@@ -129,7 +128,9 @@ export class HostEndpoint extends pulumi.ComponentResource {
     this.rendered = valid.apply((a) => renderHostEndpointArgs(name, a));
     this.resourceName = this.rendered.metadata.name;
     this.labels = valid.labels;
-    this.selector = valid.apply((a) => selector.matchLabels(a.labels));
+    this.selector = valid.apply((a) =>
+      Object.keys(a.labels).length ? selector.matchLabels(a.labels) : "!all()",
+    );
     this.interfaceName = valid.apply((a) => a.interfaceName);
     this.expectedIPs = valid.apply((a) => a.expectedIPs ?? []);
     calicoCustomResource(name, "HostEndpoint", this.rendered, apiVersion, this);

@@ -422,8 +422,13 @@ export function selectorOf(
 ): pulumi.Output<string> {
   const endpoints = hostEndpoints.map((hep) =>
     pulumi
-      .all([hep.selector, hep.interfaceName, hep.resourceName])
-      .apply(([selector, interfaceName, resourceName]) => ({ selector, interfaceName, resourceName })),
+      .all([hep.selector, hep.interfaceName, hep.resourceName, hep.labels])
+      .apply(([selector, interfaceName, resourceName, labels]) => ({
+        selector,
+        interfaceName,
+        resourceName,
+        labelled: Object.keys(labels).length > 0,
+      })),
   );
   return pulumi
     .all(endpoints)
@@ -432,10 +437,21 @@ export function selectorOf(
 
 /** Pure: the selector matching any of the endpoints; refuses all-interfaces endpoints unless `allInterfaces`. */
 export function selectorForHostEndpoints(
-  endpoints: readonly { selector: string; interfaceName?: string | undefined; resourceName: string }[],
+  endpoints: readonly {
+    selector: string;
+    interfaceName?: string | undefined;
+    resourceName: string;
+    labelled?: boolean;
+  }[],
   subject: string,
   allInterfaces = false,
 ): string {
+  const unlabelled = endpoints.findIndex((e) => e.labelled === false);
+  if (unlabelled >= 0) {
+    throw new ValidationError(subject, [
+      `hostEndpoints[${unlabelled}] ("${endpoints[unlabelled]!.resourceName}") has no labels, so no selector can apply the policy to it: give it labels`,
+    ]);
+  }
   const wildcard = allInterfaces ? -1 : endpoints.findIndex((e) => e.interfaceName === "*");
   if (wildcard >= 0) {
     throw new ValidationError(subject, [

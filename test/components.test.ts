@@ -91,6 +91,18 @@ describe("components under Pulumi mocks", () => {
     warn.mockRestore();
   });
 
+  it("GIVEN a host endpoint without labels WHEN built THEN Calico's objects accept it, its selector matches nothing, and a policy refuses it", async () => {
+    const bare = new HostEndpoint("bare-eth0", { node: "bare", interfaceName: "eth0" });
+    expect(await outputValue(bare.selector)).toBe("!all()");
+    const policy = new UntrackedPolicy("bare-policy", {
+      hostEndpoints: [bare],
+      ingress: [{ action: "Deny", protocol: "TCP", destination: { ports: [6379] } }],
+    });
+    await expect(promiseOf(policy.selector)).rejects.toThrow(
+      /UntrackedPolicy "bare-policy": hostEndpoints\[0\] \("bare-eth0"\) has no labels, so no selector can apply the policy to it/,
+    );
+  });
+
   it("GIVEN Calico's automatic all-interfaces host endpoint WHEN a PreDnatPolicy closes NodePorts on it THEN it renders preDNAT ingress rules", async () => {
     const auto = new HostEndpoint("node-1-auto", {
       node: "node-1",

@@ -74,7 +74,6 @@ const cases: Case[] = [
     { node: "n1", labels: { a: "b" } },
     /^interfaceName is required when expectedIPs is empty/,
   ],
-  ["no labels", hostEndpointArgsSchema, { ...hep, labels: {} }, /^labels must have at least one label/],
   [
     "space in label key",
     hostEndpointArgsSchema,
