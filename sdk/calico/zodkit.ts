@@ -44,6 +44,8 @@ export function formatPath(path: readonly PropertyKey[]): string {
     .join("");
 }
 
+const article = (noun: string) => `${/^[aeiou]/.test(noun) ? "an" : "a"} ${noun}`;
+
 /** One line per issue: `<path> <message>`. */
 export function formatIssues(
   issues: readonly { readonly path: readonly PropertyKey[]; readonly message: string }[],
@@ -52,9 +54,13 @@ export function formatIssues(
   return issues.map((issue) => {
     const path = formatPath([...(prefix ? [prefix] : []), ...issue.path]);
     // zod says "Invalid input: expected record, received undefined" for a missing field.
-    const message = /^Invalid input: expected .+, received undefined$/.test(issue.message)
-      ? "is required"
-      : issue.message;
+    const wrongType = /^Invalid input: expected (.+), received (.+)$/.exec(issue.message);
+    const message =
+      wrongType === null
+        ? issue.message
+        : wrongType[2] === "undefined"
+          ? "is required"
+          : `must be ${article(wrongType[1]!)}, not ${article(wrongType[2]!)}`;
     return path ? `${path} ${message}` : message;
   });
 }

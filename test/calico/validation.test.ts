@@ -564,7 +564,7 @@ const cases: Case[] = [
     "non-boolean xdpEnabled",
     felixConfigurationArgsSchema,
     { xdpEnabled: "yes" },
-    /^xdpEnabled .*expected boolean/,
+    /^xdpEnabled must be a boolean, not a string/,
   ],
   // UntrackedPolicy
   [
@@ -708,9 +708,15 @@ describe("what Calico accepts beyond its test tables (read from its validator)",
     expect(object.spec).toEqual({ failsafeInboundHostPorts: [] });
   });
 
-  it("GIVEN a missing required field WHEN parsed THEN it says the field is required", () => {
-    expect(() => parseOrThrow(hostEndpointSpecSchema, { interfaceName: "eth0" }, "HostEndpoint")).toThrow(
-      /node is required/,
+  it("GIVEN a missing required field or one of the wrong type WHEN parsed THEN it says so in words, beside the other problems", () => {
+    expect(() =>
+      parseOrThrow(
+        hostEndpointSpecSchema,
+        { interfaceName: "eth0 x", expectedIPs: "198.18.0.1" },
+        "HostEndpoint",
+      ),
+    ).toThrow(
+      /node is required\n.*interfaceName "eth0 x" is not an interface name.*\n.*expectedIPs must be an array, not a string/s,
     );
   });
 });
