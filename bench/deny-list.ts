@@ -93,7 +93,7 @@ async function main(): Promise<void> {
         bytes: mapMemory(filter.dir),
       });
     } finally {
-      filter.close();
+      await filter.close();
     }
   }
   const empty = perPacket[0]!.bytes;

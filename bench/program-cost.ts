@@ -43,7 +43,7 @@ async function filterCost(ingress: RuleInput[], frame: Buffer): Promise<Sample> 
   try {
     return await measure(filter.programPin, frame);
   } finally {
-    filter.close();
+    await filter.close();
   }
 }
 
@@ -95,7 +95,7 @@ async function main(): Promise<void> {
       const miss = await measure(filter.programPin, buildPacket({ protocol: 17, source: "192.0.2.1" }));
       cidr.push({ count, prefixHit, miss });
     } finally {
-      filter.close();
+      await filter.close();
     }
   }
 

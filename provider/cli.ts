@@ -101,7 +101,7 @@ async function verdict(args: string[]): Promise<number> {
       process.stdout.write(`${JSON.stringify(line)}\n`);
     }
   } finally {
-    filter.close();
+    await filter.close();
   }
   return unanswered ? 1 : 0;
 }

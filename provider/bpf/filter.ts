@@ -1,4 +1,3 @@
-import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
@@ -43,7 +42,7 @@ export class LoadedFilter {
     readonly dir: string,
     readonly object: BuiltObject,
     readonly compiled: CompiledPolicy,
-    private readonly loaderPath: string,
+    private readonly on: LoaderHost,
   ) {}
 
   static async load(policy: XdpPolicyInput, object?: BuiltObject): Promise<LoadedFilter> {
@@ -60,10 +59,10 @@ export class LoadedFilter {
       // A fresh program's active generation is 0: writing that one is enough to run it.
       await loader.sync(on, dir, ["w0"], encodeImage(maps, mapsDigest(maps)));
     } catch (error) {
-      forget(on.loader, dir);
+      await unpin(on, dir);
       throw error;
     }
-    return new LoadedFilter(dir, built, compiled, on.loader);
+    return new LoadedFilter(dir, built, compiled, on);
   }
 
   get programPin(): string {
@@ -101,13 +100,13 @@ export class LoadedFilter {
     return { verdict: XDP_ACTIONS[action] ?? "XDP_ABORTED", reason, rule: rule >= 0 ? rule : null };
   }
 
-  close(): void {
-    forget(this.loaderPath, this.dir);
+  close(): Promise<void> {
+    return unpin(this.on, this.dir);
   }
 }
 
 /** Unpins a loaded filter and drops what the loader remembers of its maps. */
-function forget(loaderPath: string, dir: string): void {
-  execFileSync(loaderPath, ["forget", dir]);
+async function unpin(on: LoaderHost, dir: string): Promise<void> {
+  await loader.forget(on, dir);
   rmSync(dir, { recursive: true, force: true });
 }

@@ -213,7 +213,7 @@ describe.skipIf(skip)("differential: the BPF program agrees with the reference e
               expectedReasons,
             );
           } finally {
-            filter.close();
+            await filter.close();
           }
         },
       ),

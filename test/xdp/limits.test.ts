@@ -125,7 +125,7 @@ describe.skipIf(skip)("the verifier and the maps at the largest policy", () => {
       // The samples cover denied members, allowed rule traffic and unlisted sources.
       expect(Object.fromEntries(reasons)).toEqual({ deny: 200, allow: 63, "no-match": 65 });
     } finally {
-      filter.close();
+      await filter.close();
     }
   }, 600_000);
 });
