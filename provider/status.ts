@@ -1,6 +1,6 @@
 import { dirname } from "node:path";
 import { GENERATIONS, policyConfig, REASONS } from "../sdk/xdp/layout";
-import { readCounters } from "./bpf/bpftool";
+import { hexBytes, readCounters } from "./bpf/bpftool";
 import { isCalicoProgram, PIN_ROOT, XDP_MODES } from "./xdp/node";
 import type { NodeTransport } from "./xdp/transport";
 
@@ -25,8 +25,6 @@ async function ourPinDir(t: NodeTransport, programId: number): Promise<string | 
   const ours = pinned.find((path) => path.startsWith(`${PIN_ROOT}/`) && path.endsWith("/prog"));
   return ours && dirname(ours);
 }
-
-const hexBytes = (hex: readonly string[]) => Buffer.from(hex.map((h) => Number.parseInt(h, 16)));
 
 /** Each rule's action, from the config of the generation packets read now (the policy in force). */
 async function ruleActions(t: NodeTransport, pinDir: string): Promise<string[]> {

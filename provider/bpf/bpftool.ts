@@ -53,6 +53,9 @@ export async function updateEntry(mapPin: string, key: Buffer, value: Buffer, on
 }
 
 /** Per-CPU array values summed over CPUs, by index, decoded as two u64 (packets, bytes). */
+/** The bytes of bpftool's JSON hex arrays (`["0x01", ...]`). */
+export const hexBytes = (hex: readonly string[]) => Buffer.from(hex.map((h) => Number.parseInt(h, 16)));
+
 export async function readCounters(
   mapPin: string,
   on: BpftoolHost = LOCAL,
@@ -65,11 +68,11 @@ export async function readCounters(
   }[];
   const out: { packets: bigint; bytes: bigint }[] = [];
   for (const element of dump) {
-    const index = Buffer.from(element.key.map((h) => Number.parseInt(h, 16))).readUInt32LE(0);
+    const index = hexBytes(element.key).readUInt32LE(0);
     let packets = 0n;
     let bytes = 0n;
     for (const { value } of element.values) {
-      const b = Buffer.from(value.map((h) => Number.parseInt(h, 16)));
+      const b = hexBytes(value);
       packets += b.readBigUInt64LE(0);
       bytes += b.readBigUInt64LE(8);
     }
