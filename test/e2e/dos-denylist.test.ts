@@ -1,4 +1,3 @@
-import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,7 +12,7 @@ import { engine } from "../support/engine";
 import { background, inNetns } from "../support/hosts";
 import { kernelSkip } from "../support/kernel";
 import { createTestbed, type Testbed } from "../support/netns";
-import { REPO_ROOT } from "../support/paths";
+import { calicoXdpStatus } from "../support/status";
 import { attachedId } from "../support/xdpLink";
 
 const skip = kernelSkip();
@@ -43,13 +42,7 @@ describe.skipIf(skip)(
       return { id: resource?.id, attachment: resource?.outputs?.attachments?.[0] };
     };
     const status = () =>
-      JSON.parse(
-        execFileSync(
-          process.execPath,
-          [join(REPO_ROOT, "dist", "provider", "cli.js"), "status", "--netns", tb.server.netns, "--json"],
-          { encoding: "utf8" },
-        ),
-      )[0] as {
+      JSON.parse(calicoXdpStatus(tb.server.netns, "--json"))[0] as {
         programId: number;
         rules: { rule: number; packets: string }[];
         verdicts: Record<string, { packets: string }>;

@@ -16,6 +16,7 @@ import { kernelSkip } from "../support/kernel";
 import { createTestbed, type Testbed } from "../support/netns";
 import { REPO_ROOT } from "../support/paths";
 import { redisPing } from "../support/redis";
+import { calicoXdpStatus } from "../support/status";
 import { attachedId, detachFromOutside } from "../support/xdpLink";
 
 const skip = kernelSkip(["clang", "bpftool", "ip", "redis-server", "redis-cli"]);
@@ -117,13 +118,7 @@ describe.skipIf(skip)(
       expect(attachedId(tb.server.netns, tb.server.iface)).toBe(attachment.programId);
       expect(await redisPing(tb.client.netns, tb.server.address)).toBe("PONG");
       expect(await deniedConnect()).toBe("timeout");
-      const status = JSON.parse(
-        execFileSync(
-          process.execPath,
-          [join(REPO_ROOT, "dist", "provider", "cli.js"), "status", "--netns", tb.server.netns, "--json"],
-          { encoding: "utf8" },
-        ),
-      );
+      const status = JSON.parse(calicoXdpStatus(tb.server.netns, "--json"));
       const rules = Object.fromEntries(
         (status[0].rules as { rule: number; packets: string }[]).map((r) => [r.rule, Number(r.packets)]),
       );

@@ -11,7 +11,7 @@ import { background, inNetns } from "../support/hosts";
 import { testIdentity } from "../support/identity";
 import { kernelSkip } from "../support/kernel";
 import { createTestbed, type Testbed } from "../support/netns";
-import { REPO_ROOT } from "../support/paths";
+import { calicoXdpStatus } from "../support/status";
 import { attachedId, detachFromOutside } from "../support/xdpLink";
 
 const skip = kernelSkip();
@@ -78,12 +78,7 @@ describe.skipIf(skip)("XdpProgram provider on netns nodes", () => {
   });
 
   it("GIVEN the attached filter WHEN calico-xdp status runs THEN it shows our program, its mode and per-rule counters", () => {
-    const cli = join(REPO_ROOT, "dist", "provider", "cli.js");
-    const json = JSON.parse(
-      execFileSync(process.execPath, [cli, "status", "--netns", tb.server.netns, "--json"], {
-        encoding: "utf8",
-      }),
-    );
+    const json = JSON.parse(calicoXdpStatus(tb.server.netns, "--json"));
     expect(json).toEqual([
       expect.objectContaining({
         interface: tb.server.iface,
@@ -97,11 +92,7 @@ describe.skipIf(skip)("XdpProgram provider on netns nodes", () => {
         ]),
       }),
     ]);
-    const table = execFileSync(
-      process.execPath,
-      [cli, "status", "--netns", tb.server.netns, "--interface", tb.server.iface],
-      { encoding: "utf8" },
-    );
+    const table = calicoXdpStatus(tb.server.netns, "--interface", tb.server.iface);
     expect(table).toMatch(
       new RegExp(
         `^${tb.server.iface}: program \\d+ "calico_xdp_poli", (native|generic) mode, link ${outs.attachments[0]!.linkId}, owner calico-xdp`,

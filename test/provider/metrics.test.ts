@@ -12,6 +12,7 @@ import { testIdentity } from "../support/identity";
 import { kernelSkip } from "../support/kernel";
 import { createTestbed, type Testbed } from "../support/netns";
 import { REPO_ROOT } from "../support/paths";
+import { calicoXdpStatus } from "../support/status";
 
 const skip = kernelSkip(["bpftool", "ip", "prometheus"]);
 const CLI = join(REPO_ROOT, "dist", "provider", "cli.js");
@@ -158,11 +159,9 @@ describe.skipIf(skip)("calico-xdp metrics scraped by a real Prometheus", () => {
       interface: tb.server.iface,
       action: "Deny",
     });
-    const counted = JSON.parse(
-      execFileSync(process.execPath, [CLI, "status", "--netns", tb.server.netns, "--json"], {
-        encoding: "utf8",
-      }),
-    )[0].rules.find((r: { rule: number }) => r.rule === 1).packets;
+    const counted = JSON.parse(calicoXdpStatus(tb.server.netns, "--json"))[0].rules.find(
+      (r: { rule: number }) => r.rule === 1,
+    ).packets;
     expect(Number(result.value[1])).toBeGreaterThan(0);
     expect(Number(result.value[1])).toBeLessThanOrEqual(Number(counted));
   });

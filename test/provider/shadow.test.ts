@@ -1,4 +1,3 @@
-import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readCounters } from "../../provider/bpf/bpftool";
@@ -9,7 +8,7 @@ import { background, inNetns } from "../support/hosts";
 import { testIdentity } from "../support/identity";
 import { kernelSkip } from "../support/kernel";
 import { createTestbed, type Testbed } from "../support/netns";
-import { REPO_ROOT } from "../support/paths";
+import { calicoXdpStatus } from "../support/status";
 import { attachedId } from "../support/xdpLink";
 
 const skip = kernelSkip();
@@ -69,12 +68,7 @@ describe.skipIf(skip)(
       const { rules, reasons } = await counters();
       expect(rules[1]!.packets).toBeGreaterThan(0n);
       expect(reasons[SHADOW_DENY]!.packets).toBeGreaterThan(0n);
-      const status = execFileSync(
-        process.execPath,
-        [join(REPO_ROOT, "dist", "provider", "cli.js"), "status", "--netns", tb.server.netns],
-        { encoding: "utf8" },
-      );
-      expect(status).toMatch(/shadow-deny [1-9]/);
+      expect(calicoXdpStatus(tb.server.netns)).toMatch(/shadow-deny [1-9]/);
     });
 
     it("GIVEN the shadow filter WHEN enforce becomes true THEN it is an update of the maps: same program, the source is dropped", async () => {
