@@ -8,7 +8,7 @@
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { createFloodbed, type Floodbed, inNetns, redisBenchmark, startPinnedRedis } from "./floodbed";
-import { barChart, gitRevision, machine, publish, type Sample, summarize } from "./report";
+import { barChart, formatSample, gitRevision, machine, publish, type Sample, summarize } from "./report";
 import { withSysctl } from "./sysctl";
 
 const RUNS = 3;
@@ -141,7 +141,7 @@ async function main(): Promise<void> {
   const facts = machine();
   const tracked = summarize(rates.tracked);
   const untracked = summarize(rates.untracked);
-  const fmt = (s: Sample) => `${s.median.toFixed(0)} (${s.min.toFixed(0)}–${s.max.toFixed(0)})`;
+  const fmt = (s: Sample) => formatSample(s);
   const share = (p: Protection) => full[p].ok / ATTEMPTS;
   const rateNote =
     Math.abs(untracked.median / tracked.median - 1) < 0.15

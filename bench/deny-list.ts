@@ -17,7 +17,7 @@ import { compileXdpPolicy, encodeMaps, mapsDigest } from "../sdk/xdp/compile";
 import { buildPacket } from "../sdk/xdp/packet";
 import type { XdpPolicyInput } from "../sdk/xdp/policy";
 import type { NodeAttachment } from "../sdk/xdp/programArgs";
-import { barChart, gitRevision, machine, publish, type Sample, summarize } from "./report";
+import { barChart, formatSample, gitRevision, machine, publish, type Sample, summarize } from "./report";
 
 const SIZES = [10, 1_000, 100_000, 1_000_000];
 const REPEAT = 1_000_000;
@@ -145,7 +145,7 @@ async function main(): Promise<void> {
   }
 
   const facts = machine();
-  const fmt = (s: Sample) => `${s.median.toFixed(0)} (${s.min}–${s.max})`;
+  const fmt = (s: Sample) => formatSample(s);
   const growth = perPacket[perPacket.length - 1]!.listed.median / perPacket[0]!.listed.median;
   const results = {
     machine: facts,

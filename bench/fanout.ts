@@ -11,7 +11,16 @@ import { join } from "node:path";
 import { LocalWorkspace } from "@pulumi/pulumi/automation";
 import { engineWorkspace } from "../scripts/workspace";
 import { XdpProgram } from "../sdk/index";
-import { barChart, gitRevision, machine, publish, ROOT, type Sample, summarize } from "./report";
+import {
+  barChart,
+  formatSample,
+  gitRevision,
+  machine,
+  publish,
+  ROOT,
+  type Sample,
+  summarize,
+} from "./report";
 
 const SIZES = [1, 10, 50];
 const RUNS = 3;
@@ -95,7 +104,7 @@ async function main(): Promise<void> {
   }
   const facts = machine();
   const one = results[0]!;
-  const fmt = (s: Sample) => `${s.median.toFixed(1)} (${s.min.toFixed(1)}–${s.max.toFixed(1)})`;
+  const fmt = (s: Sample) => formatSample(s, (n) => n.toFixed(1));
   const ratio = (s: Sample, base: Sample) => (s.median / base.median).toFixed(2);
   const last = results[results.length - 1]!;
   const worst = Math.max(

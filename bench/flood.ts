@@ -15,7 +15,7 @@ import {
   startFlood,
   startPinnedRedis,
 } from "./floodbed";
-import { barChart, gitRevision, machine, publish, type Sample, summarize } from "./report";
+import { barChart, formatSample, gitRevision, machine, publish, type Sample, summarize } from "./report";
 import { withSysctl } from "./sysctl";
 
 const CIDRS = 5000;
@@ -121,7 +121,7 @@ async function measureAll(): Promise<void> {
   const byKey = (key: DenyFilter["key"]) => rows.find((r) => r.filter === key)!;
   const xdpModes = [byKey("xdp-native"), byKey("xdp-generic")];
   const k = (v: number) => `${(v / 1000).toFixed(0)}k`;
-  const fmt = (s: Sample) => `${k(s.median)} (${k(s.min)}–${k(s.max)})`;
+  const fmt = (s: Sample) => formatSample(s, k);
   const ratio = (a: number, b: number) => (a / b).toFixed(2);
   const verdict = (ok: boolean) => (ok ? "met" : "missed");
   const bestSet = Math.max(byKey("ipset").dropped.median, byKey("nftables").dropped.median);

@@ -11,7 +11,16 @@ import { loader } from "../provider/bpf/loader";
 import { formatIp } from "../sdk/calico/cidr";
 import type { RuleInput } from "../sdk/calico/rule";
 import { buildPacket } from "../sdk/xdp/packet";
-import { barChart, gitRevision, machine, publish, ROOT, type Sample, summarize } from "./report";
+import {
+  barChart,
+  formatSample,
+  gitRevision,
+  machine,
+  publish,
+  ROOT,
+  type Sample,
+  summarize,
+} from "./report";
 
 const REPEAT = 1_000_000;
 const RUNS = 5;
@@ -101,7 +110,7 @@ async function main(): Promise<void> {
 
   const facts = machine();
   const ratio = (a: Sample, b: Sample) => (a.median / b.median).toFixed(2);
-  const fmt = (s: Sample) => `${s.median.toFixed(0)} (${s.min}–${s.max})`;
+  const fmt = (s: Sample) => formatSample(s);
   const growth = cidr[cidr.length - 1]!.prefixHit.median / cidr[0]!.prefixHit.median;
   const results = {
     machine: facts,

@@ -39,6 +39,11 @@ export function summarize(runs: readonly number[]): Sample {
   return { median, min: sorted[0]!, max: sorted[sorted.length - 1]!, runs };
 }
 
+/** `median (min–max)`, each number written by `show`. */
+export function formatSample(s: Sample, show: (n: number) => string = (n) => n.toFixed(0)): string {
+  return `${show(s.median)} (${show(s.min)}–${show(s.max)})`;
+}
+
 /** A horizontal bar chart as SVG: one bar per row, the spread drawn as a whisker. */
 export function barChart(
   title: string,

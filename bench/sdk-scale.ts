@@ -11,7 +11,16 @@ import * as k8s from "@pulumi/kubernetes";
 import { LocalWorkspace } from "@pulumi/pulumi/automation";
 import { engineWorkspace } from "../scripts/workspace";
 import { HostEndpoint, UntrackedPolicy } from "../sdk/index";
-import { barChart, gitRevision, machine, publish, ROOT, type Sample, summarize } from "./report";
+import {
+  barChart,
+  formatSample,
+  gitRevision,
+  machine,
+  publish,
+  ROOT,
+  type Sample,
+  summarize,
+} from "./report";
 
 const SIZES = [10, 100, 500];
 const RUNS = 3;
@@ -146,8 +155,7 @@ async function main(): Promise<void> {
     rows.push({ nodes: count, sdk: sample("sdk"), plain: sample("plain") });
   }
   const facts = machine();
-  const fmt = (s: Sample, digits: number) =>
-    `${s.median.toFixed(digits)} (${s.min.toFixed(digits)}–${s.max.toFixed(digits)})`;
+  const fmt = (s: Sample, digits: number) => formatSample(s, (n) => n.toFixed(digits));
   const worst = Math.max(...rows.map((r) => r.sdk.time.median / r.plain.time.median));
   const markdown = `## Scale of the SDK: pulumi preview
 
