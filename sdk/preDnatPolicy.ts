@@ -6,7 +6,7 @@ import { apiVersionSchema, policyNameSchema } from "./calico/resources";
 import { ingressRuleSchema, selectorSchema } from "./calico/rule";
 import { strictObject } from "./calico/zodkit";
 import type { HostEndpoint } from "./hostEndpoint";
-import { checkTarget, renderPolicyOf, selectorOf } from "./untrackedPolicy";
+import { checkTarget, renderPolicyOf, selectorOf } from "./hostEndpointPolicy";
 
 export const preDnatPolicyArgsSchema = strictObject({
   /**

@@ -8,16 +8,15 @@ import {
   plainApiVersion,
   validateArgs,
 } from "./args";
-import { toDnsName } from "./calico/names";
-import { type CalicoObject, renderGlobalNetworkPolicy } from "./calico/render";
-import { apiVersionSchema, globalNetworkPolicySpecSchema, policyNameSchema } from "./calico/resources";
+import type { CalicoObject } from "./calico/render";
+import { apiVersionSchema, policyNameSchema } from "./calico/resources";
 import { egressRuleSchema, ingressRuleSchema, selectorSchema } from "./calico/rule";
-import { selector as selectorBuilder } from "./calico/selector";
 import { felixXdpEligibility, mirrorReturnRules, policyTypes, type XdpEligibility } from "./calico/untracked";
-import { exactEnum, formatIssues, parseOrThrow, strictObject, ValidationError } from "./calico/zodkit";
+import { exactEnum, formatIssues, parseOrThrow, strictObject } from "./calico/zodkit";
 import type { FelixConfiguration } from "./felixConfiguration";
 import { GlobalNetworkSet } from "./globalNetworkSet";
 import { HostEndpoint } from "./hostEndpoint";
+import { checkTarget, renderPolicyOf, selectorOf } from "./hostEndpointPolicy";
 import { separateCredentials } from "./xdp/credentials";
 import { type XdpDecision, xdpDecisions } from "./xdp/decides";
 import {
@@ -173,27 +172,6 @@ export function renderUntrackedPolicy(
     doNotTrack: true,
     applyOnForward: true,
   });
-}
-
-/**
- * A component's GlobalNetworkPolicy from the spec it builds: checked once more as a whole (the
- * component's own parts were checked one by one), named as the component's resource.
- */
-export function renderPolicyOf(
-  subject: string,
-  name: string,
-  args: {
-    readonly resourceName?: string | undefined;
-    readonly apiVersion: ValidUntrackedPolicyArgs["apiVersion"];
-  },
-  spec: z.input<typeof globalNetworkPolicySpecSchema>,
-): CalicoObject {
-  const checked = globalNetworkPolicySpecSchema.safeParse(spec);
-  if (!checked.success) throw new ValidationError(`${subject} spec`, formatIssues(checked.error.issues));
-  return renderGlobalNetworkPolicy(
-    { name: args.resourceName ?? toDnsName(name), apiVersion: args.apiVersion },
-    checked.data,
-  );
 }
 
 /**
@@ -397,66 +375,4 @@ function asXdpHostEndpoint(endpoint: HostEndpoint | DeepInput<XdpHostEndpointInp
         .all([endpoint.resourceName, endpoint.labels, endpoint.expectedIPs])
         .apply(([name, labels, expectedIPs]) => ({ name, labels, expectedIPs }))
     : (endpoint as pulumi.Input<unknown>);
-}
-
-/** A policy applies to a selector or to host endpoints: exactly one of them. */
-export function checkTarget(
-  subject: string,
-  hostEndpoints: readonly HostEndpoint[] | undefined,
-  selector: unknown,
-  parent: pulumi.Resource | undefined,
-): void {
-  if ((hostEndpoints === undefined) === (selector === undefined) || hostEndpoints?.length === 0) {
-    throw new pulumi.ResourceError(
-      `${subject}: give exactly one of selector or a non-empty hostEndpoints (got ${hostEndpoints === undefined ? "neither" : selector === undefined ? "no host endpoints" : "both"})`,
-      parent,
-    );
-  }
-}
-
-/** The selector of the given endpoints; `allInterfaces` says whether `interfaceName: "*"` ones may be among them. */
-export function selectorOf(
-  hostEndpoints: readonly HostEndpoint[],
-  subject: string,
-  allInterfaces = false,
-): pulumi.Output<string> {
-  const endpoints = hostEndpoints.map((hep) =>
-    pulumi
-      .all([hep.selector, hep.interfaceName, hep.resourceName, hep.labels])
-      .apply(([selector, interfaceName, resourceName, labels]) => ({
-        selector,
-        interfaceName,
-        resourceName,
-        labelled: Object.keys(labels).length > 0,
-      })),
-  );
-  return pulumi
-    .all(endpoints)
-    .apply((resolved) => selectorForHostEndpoints(resolved, subject, allInterfaces));
-}
-
-/** Pure: the selector matching any of the endpoints; refuses all-interfaces endpoints unless `allInterfaces`. */
-export function selectorForHostEndpoints(
-  endpoints: readonly {
-    selector: string;
-    interfaceName?: string | undefined;
-    resourceName: string;
-    labelled?: boolean;
-  }[],
-  subject: string,
-  allInterfaces = false,
-): string {
-  const unlabelled = endpoints.findIndex((e) => e.labelled === false);
-  if (unlabelled >= 0) {
-    throw new ValidationError(subject, [
-      `hostEndpoints[${unlabelled}] ("${endpoints[unlabelled]!.resourceName}") has no labels, so no selector can apply the policy to it: give it labels`,
-    ]);
-  }
-  const wildcard = allInterfaces ? -1 : endpoints.findIndex((e) => e.interfaceName === "*");
-  if (wildcard >= 0) {
-    throw new ValidationError(subject, [
-      `hostEndpoints[${wildcard}] ("${endpoints[wildcard]!.resourceName}") has interfaceName "*": Calico does not apply untracked policy to all-interfaces endpoints; name the interface`,
-    ]);
-  }
-  return selectorBuilder.or(...new Set(endpoints.map((e) => e.selector)));
 }

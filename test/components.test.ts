@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it, vi } from "vitest";
 import { validateArgs } from "../sdk/args";
 import { hostEndpointArgsSchema } from "../sdk/hostEndpoint";
+import { selectorForHostEndpoints } from "../sdk/hostEndpointPolicy";
 import {
   FelixConfiguration,
   GlobalNetworkSet,
@@ -10,7 +11,6 @@ import {
   PreDnatPolicy,
   UntrackedPolicy,
 } from "../sdk/index";
-import { selectorForHostEndpoints } from "../sdk/untrackedPolicy";
 import { installMocks, outputValue, promiseOf, type Registered, settle } from "./support/pulumiMocks";
 
 // One mock monitor for the file: registrations from one test may still resolve while the next runs.
