@@ -8,11 +8,22 @@ import {
   plainApiVersion,
   validateArgs,
 } from "./args";
+import {
+  DEFAULT_KEEP_REACHABLE,
+  describeLockOut,
+  lockOuts,
+  reachableFlowSchema,
+} from "./calico/reachability";
 import type { CalicoObject } from "./calico/render";
-import { apiVersionSchema, policyNameSchema } from "./calico/resources";
+import {
+  apiVersionSchema,
+  DEFAULT_FAILSAFE_INBOUND,
+  type ProtoPort,
+  policyNameSchema,
+} from "./calico/resources";
 import { egressRuleSchema, ingressRuleSchema, selectorSchema } from "./calico/rule";
 import { felixXdpEligibility, mirrorReturnRules, policyTypes, type XdpEligibility } from "./calico/untracked";
-import { exactEnum, formatIssues, parseOrThrow, strictObject } from "./calico/zodkit";
+import { exactEnum, formatIssues, parseOrThrow, strictObject, ValidationError } from "./calico/zodkit";
 import type { FelixConfiguration } from "./felixConfiguration";
 import { GlobalNetworkSet } from "./globalNetworkSet";
 import { HostEndpoint } from "./hostEndpoint";
@@ -22,6 +33,7 @@ import { type XdpDecision, xdpDecisions } from "./xdp/decides";
 import {
   type XdpHostEndpointInput,
   type XdpNetworkSetInput,
+  type XdpPolicy,
   xdpHostEndpointSchema,
   xdpNetworkSetSchema,
   xdpPolicySchema,
@@ -100,6 +112,15 @@ export const untrackedPolicyArgsSchema = strictObject({
    */
   apiVersion: apiVersionSchema,
   /**
+   * Flows that must stay reachable, checked at preview: it fails, naming the flow and the rule, when
+   * the ingress rules, evaluated as Calico does (first match, after the failsafe ports), deny or may
+   * deny one of them to any of its sources. The failsafe ports counted are Felix's (those of
+   * `xdp.felixConfiguration`, else Calico's defaults) and, with `xdp`, those the filter keeps open too.
+   * `[]` turns the check off.
+   * @default - Calico's default failsafe inbound ports (SSH, DHCP, BGP, etcd, Typha, the API server) from anywhere
+   */
+  keepReachable: z.array(reachableFlowSchema).optional(),
+  /**
    * Enforce the ingress rules in XDP too: an `XdpProgram` child attaches the filter on these nodes'
    * interface (Calico's iptables rules stay in force for whatever XDP passes).
    * @default - no XDP program
@@ -151,6 +172,28 @@ export type UntrackedPolicyArgs = Inputs<Omit<z.input<typeof untrackedPolicyArgs
   readonly xdp?: DeepInput<z.input<typeof xdpSettingsSchema>> & XdpSelectable;
 };
 export type ValidUntrackedPolicyArgs = z.output<typeof untrackedPolicyArgsSchema>;
+
+/**
+ * Pure: the keepReachable flows the ingress rules deny or may deny, as sentences. `felixInbound` is
+ * Felix's failsafe inbound list; `xdp`, the policy as its filter sees it, when there is one.
+ */
+export function keepReachableProblems(
+  args: ValidUntrackedPolicyArgs,
+  felixInbound: readonly ProtoPort[],
+  xdp?: XdpPolicy,
+): string[] {
+  const flows = args.keepReachable ?? DEFAULT_KEEP_REACHABLE;
+  const ingress = args.ingress ?? [];
+  const found = lockOuts(flows, {
+    ingress,
+    networkSets: xdp?.networkSets ?? [],
+    hostEndpoints: xdp?.hostEndpoints ?? [],
+    selectorScope: xdp?.selectorScope ?? "open",
+    // A packet meets Felix's failsafe chain and, with XDP, the filter's list as well.
+    failsafe: xdp ? [felixInbound, xdp.failsafeInbound] : [felixInbound],
+  });
+  return found.map((lockOut) => describeLockOut(lockOut, flows[lockOut.flow]!, ingress[lockOut.rule]!));
+}
 
 /** Pure: validated args and the resolved selector -> the Calico GlobalNetworkPolicy object. */
 export function renderUntrackedPolicy(
@@ -267,14 +310,12 @@ export class UntrackedPolicy extends pulumi.ComponentResource {
     super("calico-xdp:index:UntrackedPolicy", name, {}, opts);
     this.selector =
       hostEndpoints === undefined ? valid.apply((a) => a.selector!) : selectorOf(hostEndpoints, subject);
-    this.rendered = pulumi
-      .all([valid, this.selector])
-      .apply(([a, selector]) => renderUntrackedPolicy(name, a, selector));
-    this.resourceName = this.rendered.metadata.name;
-    this.ingress = valid.apply((a) => a.ingress);
     this.xdpEligibility = valid.apply((a) => felixXdpEligibility(a.ingress ?? []));
-    this.xdpDecides = pulumi.all([valid, networkSets, selectableEndpoints]).apply(([a, sets, endpoints]) =>
-      xdpDecisions(
+    const felixInbound = felixConfiguration?.failsafeInboundHostPorts ?? [...DEFAULT_FAILSAFE_INBOUND];
+    // The policy as XDP sees it, with a FelixConfiguration's failsafe list when one is the source.
+    const view = pulumi
+      .all([valid, networkSets, selectableEndpoints, felixInbound])
+      .apply(([a, sets, endpoints, felixList]) =>
         parseOrThrow(
           xdpPolicySchema,
           {
@@ -284,15 +325,31 @@ export class UntrackedPolicy extends pulumi.ComponentResource {
             ...(a.xdp
               ? {
                   selectorScope: a.xdp.selectorScope,
-                  failsafeInbound: a.xdp.failsafeInbound,
+                  failsafeInbound:
+                    felixConfiguration && explicit.failsafeInbound === undefined
+                      ? felixList
+                      : a.xdp.failsafeInbound,
                   failsafeOutbound: a.xdp.failsafeOutbound,
                 }
               : {}),
           },
           subject,
         ),
-      ),
-    );
+      );
+    this.xdpDecides = view.apply(xdpDecisions);
+    // Without XDP its limits do not apply, and the proof knows no objects a selector may match.
+    const reachable = pulumi
+      .all([valid, felixInbound, args.xdp === undefined ? undefined : view])
+      .apply(([a, felixList, v]) => {
+        const problems = keepReachableProblems(a, felixList, v);
+        if (problems.length > 0) throw new ValidationError(subject, problems);
+      });
+    // A policy that could lock a node out is neither rendered nor given to XDP: preview fails first.
+    this.ingress = pulumi.all([valid, reachable]).apply(([a]) => a.ingress);
+    this.rendered = pulumi
+      .all([valid, this.selector, reachable])
+      .apply(([a, selector]) => renderUntrackedPolicy(name, a, selector));
+    this.resourceName = this.rendered.metadata.name;
     calicoCustomResource(name, "GlobalNetworkPolicy", this.rendered, apiVersion, this);
     if (args.xdp !== undefined) {
       const xdp = valid.apply((a) => a.xdp!);

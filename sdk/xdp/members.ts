@@ -59,7 +59,7 @@ function parseAll(texts: readonly string[]): IpNetwork[] {
 
 /** The policy's objects with their addresses parsed once, whatever number of selectors select them. */
 function objectsOf(
-  policy: XdpPolicy,
+  policy: Pick<XdpPolicy, "networkSets" | "hostEndpoints">,
 ): { labels: Readonly<Record<string, string>>; object: SelectedObject }[] {
   return [
     ...policy.networkSets.map((s) => ({
@@ -75,7 +75,7 @@ function objectsOf(
 
 /** Per rule and side, what its resolved selector and notSelector select. */
 export function resolveSelections(
-  policy: XdpPolicy,
+  policy: Pick<XdpPolicy, "ingress" | "networkSets" | "hostEndpoints">,
 ): { source: SideSelections; destination: SideSelections }[] {
   const objects = objectsOf(policy);
   const cache = new Map<string, Selection>();
