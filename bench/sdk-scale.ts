@@ -4,7 +4,7 @@
  * plain program creating the same Calico objects with bare CustomResources. Run: npm run bench:scale
  */
 import { execFile, execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as k8s from "@pulumi/kubernetes";
@@ -29,7 +29,7 @@ const CLIENTS = ["198.18.1.0/24"];
 const ip = (i: number) => `198.18.${Math.floor(i / 250)}.${(i % 250) + 1}`;
 
 /** The stack with the SDK's components. */
-function sdkProgram(count: number, yamlDir: string): void {
+function sdkProgram(count: number, yamlDir: string, privateKey: string): void {
   const opts = { providers: { kubernetes: new k8s.Provider("render", { renderYamlToDirectory: yamlDir }) } };
   const hostEndpoints = Array.from(
     { length: count },
@@ -49,7 +49,11 @@ function sdkProgram(count: number, yamlDir: string): void {
         { action: "Deny", protocol: "TCP", destination: { ports: [6379] } },
       ],
       xdp: {
-        nodes: hostEndpoints.map((_, i) => ({ name: `node-${i}`, connection: { type: "local" as const } })),
+        // A fleet over SSH, as such a stack would be (preview reaches no node).
+        nodes: hostEndpoints.map((_, i) => ({
+          name: `node-${i}`,
+          connection: { type: "ssh" as const, host: ip(i), privateKey },
+        })),
         interfaceName: "eth0",
       },
     },
@@ -101,6 +105,13 @@ function plainProgram(count: number, yamlDir: string): void {
   );
 }
 
+/** A throwaway SSH key for the fleet's connections. */
+function sshKey(dir: string): string {
+  const path = join(dir, "id_ed25519");
+  execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "calico-xdp-bench", "-f", path]);
+  return readFileSync(path, "utf8");
+}
+
 /** One preview in this process; prints seconds and this process's peak RSS. */
 async function one(kind: "sdk" | "plain", count: number, bin: string): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "calico-xdp-scale-"));
@@ -109,7 +120,10 @@ async function one(kind: "sdk" | "plain", count: number, bin: string): Promise<v
       {
         projectName: "scale",
         stackName: "bench",
-        program: async () => (kind === "sdk" ? sdkProgram : plainProgram)(count, join(dir, "yaml")),
+        program: async () =>
+          kind === "sdk"
+            ? sdkProgram(count, join(dir, "yaml"), sshKey(dir))
+            : plainProgram(count, join(dir, "yaml")),
       },
       await engineWorkspace(bin, dir, "calico-xdp-bench", "scale"),
     );
