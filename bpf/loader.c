@@ -423,7 +423,10 @@ static int cmd_load(int argc, char **argv)
 	if (argc < 3)
 		die(EXIT_USAGE, "usage: load OBJ DIR SECTION [MAP=ENTRIES ...]");
 	libbpf_set_print(print_warnings);
-	struct bpf_object *obj = bpf_object__open_file(argv[0], NULL);
+	/* Maps an object declares pinned by name (LIBBPF_PIN_BY_NAME, as xdp-tools' programs do) are pinned
+	 * in DIR with the others, not at the bpffs root, where any program using the name would share them. */
+	LIBBPF_OPTS(bpf_object_open_opts, open_opts, .pin_root_path = argv[1]);
+	struct bpf_object *obj = bpf_object__open_file(argv[0], &open_opts);
 	if (!obj)
 		die(EXIT_ERROR, "cannot open %s: %s", argv[0], strerror(errno));
 	for (int i = 3; i < argc; i++) {

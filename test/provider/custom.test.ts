@@ -1,5 +1,6 @@
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as provider from "../../provider/xdp/provider";
@@ -42,6 +43,40 @@ describe.skipIf(skip)("XdpProgram with your own XDP source", () => {
     expect(refreshed.attachments[0]!.drift).toBeUndefined();
     await provider.delete(id, outs as never);
     expect(attachedProgram(tb.server.netns, tb.server.iface)).toBeUndefined();
+  });
+
+  it("GIVEN a custom source with a map pinned by name WHEN created THEN the map is pinned with its version, not at the bpffs root", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "calico-xdp-pinned-"));
+    const source = join(dir, "pinned.c");
+    writeFileSync(
+      source,
+      [
+        "#include <linux/bpf.h>",
+        "#include <bpf/bpf_helpers.h>",
+        "struct {",
+        "\t__uint(type, BPF_MAP_TYPE_ARRAY);",
+        "\t__uint(max_entries, 1);",
+        "\t__type(key, __u32);",
+        "\t__type(value, __u64);",
+        "\t__uint(pinning, LIBBPF_PIN_BY_NAME);",
+        '} cx_pinned_test SEC(".maps");',
+        'SEC("xdp") int xdp_pinned(struct xdp_md *ctx) { __u32 k = 0; __u64 *v = bpf_map_lookup_elem(&cx_pinned_test, &k); if (v) (*v)++; return XDP_PASS; }',
+        'char LICENSE[] SEC("license") = "Dual BSD/GPL";',
+        "",
+      ].join("\n"),
+    );
+    try {
+      const checked = (await provider.check({}, { ...inputs(), source })).inputs;
+      const { id, outs } = await provider.create(checked as never);
+      const [attachment] = outs.attachments as NodeAttachment[];
+      expect(attachment).toMatchObject({ status: "attached" });
+      expect(existsSync(join(attachment!.pinDir!, "cx_pinned_test"))).toBe(true);
+      expect(existsSync("/sys/fs/bpf/cx_pinned_test")).toBe(false);
+      await provider.delete(id, outs as never);
+      expect(existsSync(attachment!.pinDir!)).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("GIVEN a section the object does not have WHEN created THEN the node fails saying so", async () => {
