@@ -89,6 +89,15 @@ __noinline int count_rules(__u64 rules, __u64 bytes)
 	return 0;
 }
 
+/* Whether a failsafe entry lists `port` in `slot` (see FAILSAFE_BIT_WORDS): two array lookups, which
+ * the verifier inlines, spare the hash lookups for the ports no entry lists. */
+static __always_inline int failsafe_listed(__u32 gen, __u32 slot, __u16 port)
+{
+	__u32 index = gen * FAILSAFE_BIT_WORDS + ((slot << 16 | port) >> 6);
+	__u64 *word = bpf_map_lookup_elem(&failsafe_bits, &index);
+	return word && (*word >> (port & 63)) & 1;
+}
+
 static __always_inline __u64 failsafe_hits(__u32 gen, __u32 proto_port)
 {
 	struct failsafe_key key = {.gen = gen, .proto_port = proto_port};
@@ -111,7 +120,12 @@ static __always_inline int failsafe(struct policy_config *cfg, struct packet *p,
 	if (p->l4 != L4_PORTS || !(by_proto & src_entries))
 		return 0;
 	__u32 proto = (__u32)p->protocol << 16;
-	__u64 hits = failsafe_hits(gen, proto | p->dport) | failsafe_hits(gen, FAILSAFE_BY_SOURCE_PORT | proto | p->sport);
+	__u32 slot = p->protocol == IPPROTO_TCP ? 0 : p->protocol == IPPROTO_UDP ? 1 : 2;
+	__u64 hits = 0;
+	if (failsafe_listed(gen, slot, p->dport))
+		hits |= failsafe_hits(gen, proto | p->dport);
+	if (failsafe_listed(gen, FAILSAFE_SLOTS / 2 + slot, p->sport))
+		hits |= failsafe_hits(gen, FAILSAFE_BY_SOURCE_PORT | proto | p->sport);
 	return (hits & src_entries) != 0;
 }
 

@@ -74,6 +74,13 @@ struct {
 } failsafe_ports SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, GENERATIONS * FAILSAFE_BIT_WORDS);
+	__type(key, __u32);
+	__type(value, __u64);
+} failsafe_bits SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, MAX_RULES);
 	__type(key, __u32);

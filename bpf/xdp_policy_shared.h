@@ -148,6 +148,12 @@ struct failsafe_key {
  * DHCP, BGP, etcd and API-server traffic (Felix's raw failsafe chain does the same). */
 #define FAILSAFE_BY_SOURCE_PORT (1u << 24)
 
+/* failsafe_bits: per generation, one bit per (direction, protocol, port) that some failsafe entry lists,
+ * in slots of 65536 bits (destination port: TCP, UDP, SCTP; then source port: the same), so a packet
+ * to an unlisted port is told apart with array lookups, before any hash lookup. */
+#define FAILSAFE_SLOTS 6
+#define FAILSAFE_BIT_WORDS (FAILSAFE_SLOTS * 65536 / 64)
+
 /* A generation's commit record (the gen_digest map): the first 16 bytes of the sha256 of the maps it
  * holds, cleared before the generation is written and set after, so all zero means incomplete. */
 struct gen_digest {

@@ -16,6 +16,7 @@ import {
   CONFIG_SRC_V4_PREFIX,
   CONFIG_SRC_V6_EXACT,
   CONFIG_SRC_V6_PREFIX,
+  FAILSAFE_BIT_WORDS,
   FAILSAFE_BY_SOURCE_PORT,
   FAILSAFE_OUTBOUND_SHIFT,
   failsafeKey,
@@ -384,6 +385,26 @@ function packValues(table: ReadonlyMap<number, ValueMatch>): PackedMap {
   });
 }
 
+/** Slots of failsafe_bits by protocol number (destination ports; source ports 3 slots further). */
+const FAILSAFE_SLOT: Readonly<Record<number, number>> = { 6: 0, 17: 1, 132: 2 };
+
+/** failsafe_bits of the failsafe_ports keys: the words with a listed port, in key order. */
+function packFailsafeBits(keys: readonly number[]): PackedMap {
+  const words = new Map<number, bigint>();
+  for (const key of keys) {
+    const port = key & 0xffff;
+    const slot = FAILSAFE_SLOT[(key >>> 16) & 0xff]! + (key & FAILSAFE_BY_SOURCE_PORT ? 3 : 0);
+    const index = (slot * 65536 + port) >>> 6;
+    words.set(index, (words.get(index) ?? 0n) | (1n << BigInt(port & 63)));
+  }
+  const indexes = [...words.keys()].sort((a, b) => leOrder(a) - leOrder(b));
+  if (indexes.some((i) => i >= FAILSAFE_BIT_WORDS)) throw new Error("failsafe_bits index out of range");
+  return pack(4, 8, indexes.length, (b, at, i) => {
+    b.writeUInt32LE(indexes[i]!, at);
+    b.writeBigUInt64LE(words.get(indexes[i]!)!, at + 4);
+  });
+}
+
 /** Pinned map name -> packed entries of generation 0, as the loader writes them into each generation. */
 export function encodeMaps(compiled: CompiledPolicy): PackedMaps {
   const configValue = policyConfig.encode(compiled.config);
@@ -427,6 +448,7 @@ export function encodeMaps(compiled: CompiledPolicy): PackedMaps {
     b.writeUInt32LE(failsafe[i]!, at + failsafeKey.offsets.proto_port!);
     b.writeBigUInt64LE(compiled.failsafePorts.get(failsafe[i]!)!, at + failsafeKey.size);
   });
+  maps.failsafe_bits = packFailsafeBits(failsafe);
   return maps;
 }
 

@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import {
   addrMatch,
   CONFIG_SHADOW,
+  FAILSAFE_BIT_WORDS,
   GEN_PREFIX_BITS,
   GENERATIONS,
   MAX_CIDRS,
@@ -43,7 +44,7 @@ function cLayout(): Record<string, { size: number; offsets: Record<string, numbe
 int main(void) {
   printf("{");
   ${lines.join("\n  ")}
-  printf("\\"constants\\":{\\"MAX_RULES\\":%d,\\"MAX_FAILSAFE\\":%d,\\"MAX_CIDRS\\":%d,\\"REASON_COUNT\\":%d,\\"GENERATIONS\\":%d,\\"GEN_PREFIX_BITS\\":%d,\\"CONFIG_SHADOW\\":%u,\\"REASON_SHADOW_DENY\\":%d}}", MAX_RULES, MAX_FAILSAFE, MAX_CIDRS, REASON_COUNT, GENERATIONS, GEN_PREFIX_BITS, CONFIG_SHADOW, REASON_SHADOW_DENY);
+  printf("\\"constants\\":{\\"MAX_RULES\\":%d,\\"MAX_FAILSAFE\\":%d,\\"MAX_CIDRS\\":%d,\\"REASON_COUNT\\":%d,\\"GENERATIONS\\":%d,\\"GEN_PREFIX_BITS\\":%d,\\"CONFIG_SHADOW\\":%u,\\"REASON_SHADOW_DENY\\":%d,\\"FAILSAFE_BIT_WORDS\\":%d}}", MAX_RULES, MAX_FAILSAFE, MAX_CIDRS, REASON_COUNT, GENERATIONS, GEN_PREFIX_BITS, CONFIG_SHADOW, REASON_SHADOW_DENY, FAILSAFE_BIT_WORDS);
   return 0;
 }`;
   const dir = mkdtempSync(join(tmpdir(), "calico-xdp-layout-"));
@@ -77,6 +78,7 @@ describe.skipIf(gccAvailable())("the TS codecs and the C structs agree", () => {
       GEN_PREFIX_BITS,
       CONFIG_SHADOW,
       REASON_SHADOW_DENY: REASONS.indexOf("shadow-deny"),
+      FAILSAFE_BIT_WORDS,
     });
   });
 
