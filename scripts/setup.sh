@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 # libbpf-dev, libelf-dev and zlib1g-dev: the static loader (bpf/loader.c).
 APT_PACKAGES=(clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool iproute2 redis-server redis-tools openssh-server openssh-client
   etcd-server openssl prometheus
-  netsniff-ng iptables ipset nftables)
+  netsniff-ng iptables ipset nftables xdp-tools)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
