@@ -65,6 +65,12 @@ export function redisHost(config: RedisHostConfig) {
         },
         { action: "Deny", protocol: "TCP", destination: { ports: [6379] } },
       ],
+      // Proved at preview: the clients keep Redis, and SSH stays open (through the failsafe ports, so
+      // the preview fails if someone narrows those while the Deny is in place).
+      keepReachable: [
+        { protocol: "TCP", port: 22 },
+        ...config.clientCidrs.map((from) => ({ from, protocol: "TCP" as const, port: 6379 })),
+      ],
       xdp: config.xdp
         ? {
             nodes: config.nodes.map((n) => ({
