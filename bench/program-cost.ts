@@ -3,12 +3,10 @@
  * program and a single-lookup baseline measured in the same run; and a deny list of 5,000 sources in
  * this filter, in xdp-tools' xdp-filter and in a minimal deny-list program. Run: npm run bench:program
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { BPFFS, requireBpffs, runProgram, updateEntry } from "../provider/bpf/bpftool";
+import { BPFFS, requireBpffs, runProgram, updateEntries, updateEntry } from "../provider/bpf/bpftool";
 import { buildObject } from "../provider/bpf/build";
-import { run } from "../provider/bpf/exec";
 import { LoadedFilter, localLoader } from "../provider/bpf/filter";
 import { loader } from "../provider/bpf/loader";
 import { formatIp } from "../sdk/calico/cidr";
@@ -66,30 +64,6 @@ async function baseline(file: string, frame: Buffer): Promise<Sample> {
   });
 }
 
-interface MapEntry {
-  readonly map: string;
-  readonly key: Buffer;
-  readonly value: Buffer;
-}
-
-/** Writes many map entries through one bpftool process (per-CPU values go to every CPU). */
-async function fillMaps(entries: readonly MapEntry[]): Promise<void> {
-  const tmp = mkdtempSync(join(tmpdir(), "calico-xdp-bench-"));
-  try {
-    const hex = (b: Buffer) => [...b].map((x) => x.toString(16).padStart(2, "0")).join(" ");
-    const file = join(tmp, "batch");
-    writeFileSync(
-      file,
-      entries
-        .map((e) => `map update pinned ${e.map} key hex ${hex(e.key)} value hex ${hex(e.value)}\n`)
-        .join(""),
-    );
-    await run("bpftool", ["batch", "file", file]);
-  } finally {
-    rmSync(tmp, { recursive: true, force: true });
-  }
-}
-
 const u32be = (n: number) => {
   const b = Buffer.alloc(4);
   b.writeUInt32BE(n);
@@ -120,7 +94,7 @@ async function denyListCosts(listed: Buffer, unlisted: Buffer): Promise<DenyList
   try {
     return await withLoaded((await benchProgram("prefilter.c")).path, (minimal) =>
       withLoaded(XDP_FILTER_OBJECT, async (xdpFilter) => {
-        await fillMaps([
+        await updateEntries([
           ...sources.map((a) => ({
             map: join(minimal, "deny_v4"),
             key: Buffer.concat([u32le(32), u32be(a)]),

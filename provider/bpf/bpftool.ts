@@ -36,26 +36,48 @@ export async function pinnedProgramId(dir: string, on: BpftoolHost = LOCAL): Pro
   ).id;
 }
 
-/** Writes one entry of a map that has no generations (a benchmark's own program). */
-export async function updateEntry(mapPin: string, key: Buffer, value: Buffer, on: BpftoolHost = LOCAL) {
-  await on.host("bpftool", [
-    "map",
-    "update",
-    "pinned",
-    mapPin,
-    "key",
-    "hex",
-    ...hex(key),
-    "value",
-    "hex",
-    ...hex(value),
-  ]);
+/** An entry of a map that has no generations (a benchmark's own program, or another tool's). */
+export interface MapEntry {
+  readonly map: string;
+  readonly key: Buffer;
+  readonly value: Buffer;
 }
 
-/** Per-CPU array values summed over CPUs, by index, decoded as two u64 (packets, bytes). */
+/** bpftool's arguments that write one entry (per-CPU values go to every CPU). */
+const updateArgs = (e: MapEntry) => [
+  "map",
+  "update",
+  "pinned",
+  e.map,
+  "key",
+  "hex",
+  ...hex(e.key),
+  "value",
+  "hex",
+  ...hex(e.value),
+];
+
+/** Writes one entry. */
+export async function updateEntry(mapPin: string, key: Buffer, value: Buffer, on: BpftoolHost = LOCAL) {
+  await on.host("bpftool", updateArgs({ map: mapPin, key, value }));
+}
+
+/** Writes many entries through one bpftool process (its batch mode), here. */
+export async function updateEntries(entries: readonly MapEntry[]): Promise<void> {
+  const tmp = mkdtempSync(join(tmpdir(), "calico-xdp-batch-"));
+  try {
+    const file = join(tmp, "batch");
+    writeFileSync(file, entries.map((e) => `${updateArgs(e).join(" ")}\n`).join(""));
+    await run("bpftool", ["batch", "file", file]);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
 /** The bytes of bpftool's JSON hex arrays (`["0x01", ...]`). */
 export const hexBytes = (hex: readonly string[]) => Buffer.from(hex.map((h) => Number.parseInt(h, 16)));
 
+/** Per-CPU array values summed over CPUs, by index, decoded as two u64 (packets, bytes). */
 export async function readCounters(
   mapPin: string,
   on: BpftoolHost = LOCAL,
