@@ -7,7 +7,6 @@ import { z } from "zod";
 import { parseSetNet, resolveSelections, type SideSelections } from "../xdp/members";
 import { namedPorts, portRanges, ruleFamily, uncompilableMatchers, type XdpPolicy } from "../xdp/policy";
 import { AddressRanges } from "./addressRanges";
-import { parseCidr } from "./cidr";
 import { type Protocol, protocolNumber } from "./ports";
 import {
   DEFAULT_FAILSAFE_INBOUND,
@@ -83,13 +82,11 @@ interface Addresses {
   readonly maybe: AddressRanges;
 }
 
+/** The addresses of CIDRs or addresses (host bits allowed) of one family. */
 function netsOf(version: 4 | 6, texts: readonly string[]): AddressRanges {
   return AddressRanges.of(
     version,
-    texts.flatMap((t) => {
-      const parsed = parseCidr(t);
-      return parsed.ok ? [parsed.network] : [];
-    }),
+    texts.flatMap((t) => parseSetNet(t) ?? []),
   );
 }
 
@@ -180,11 +177,8 @@ function otherMatchers(
   return allOf(meets);
 }
 
-function rangeOf(text: string | undefined, version: 4 | 6): AddressRanges {
-  if (text === undefined) return AddressRanges.all(version);
-  const network = parseSetNet(text);
-  return network ? AddressRanges.of(version, [network]) : AddressRanges.none(version);
-}
+const rangeOf = (text: string | undefined, version: 4 | 6) =>
+  text === undefined ? AddressRanges.all(version) : netsOf(version, [text]);
 
 /** The sources of a flow that every failsafe list keeps open. */
 function failsafeSources(

@@ -16,9 +16,9 @@ import {
   CONFIG_SRC_V4_PREFIX,
   CONFIG_SRC_V6_EXACT,
   CONFIG_SRC_V6_PREFIX,
-  FAILSAFE_BIT_WORDS,
   FAILSAFE_BY_SOURCE_PORT,
   FAILSAFE_OUTBOUND_SHIFT,
+  FAILSAFE_SLOTS,
   failsafeKey,
   GEN_PREFIX_BITS,
   GENERATIONS,
@@ -385,7 +385,7 @@ function packValues(table: ReadonlyMap<number, ValueMatch>): PackedMap {
   });
 }
 
-/** Slots of failsafe_bits by protocol number (destination ports; source ports 3 slots further). */
+/** Slots of failsafe_bits by protocol number (destination ports; source ports half the slots further). */
 const FAILSAFE_SLOT: Readonly<Record<number, number>> = { 6: 0, 17: 1, 132: 2 };
 
 /** failsafe_bits of the failsafe_ports keys: the words with a listed port, in key order. */
@@ -393,12 +393,12 @@ function packFailsafeBits(keys: readonly number[]): PackedMap {
   const words = new Map<number, bigint>();
   for (const key of keys) {
     const port = key & 0xffff;
-    const slot = FAILSAFE_SLOT[(key >>> 16) & 0xff]! + (key & FAILSAFE_BY_SOURCE_PORT ? 3 : 0);
+    const slot =
+      FAILSAFE_SLOT[(key >>> 16) & 0xff]! + (key & FAILSAFE_BY_SOURCE_PORT ? FAILSAFE_SLOTS / 2 : 0);
     const index = (slot * 65536 + port) >>> 6;
     words.set(index, (words.get(index) ?? 0n) | (1n << BigInt(port & 63)));
   }
   const indexes = [...words.keys()].sort((a, b) => leOrder(a) - leOrder(b));
-  if (indexes.some((i) => i >= FAILSAFE_BIT_WORDS)) throw new Error("failsafe_bits index out of range");
   return pack(4, 8, indexes.length, (b, at, i) => {
     b.writeUInt32LE(indexes[i]!, at);
     b.writeBigUInt64LE(words.get(indexes[i]!)!, at + 4);

@@ -11,8 +11,10 @@ export const MAX_FAILSAFE = 32;
 export const FAILSAFE_OUTBOUND_SHIFT = 32;
 /** Failsafe keys of outbound entries, matched on the source port. */
 export const FAILSAFE_BY_SOURCE_PORT = 1 << 24;
+/** failsafe_bits' slots of 65536 ports: destination port of TCP, UDP, SCTP, then source port of the same. */
+export const FAILSAFE_SLOTS = 6;
 /** Words of failsafe_bits per generation: a bit per (direction, protocol, port) some entry lists. */
-export const FAILSAFE_BIT_WORDS = (6 * 65536) / 64;
+export const FAILSAFE_BIT_WORDS = (FAILSAFE_SLOTS * 65536) / 64;
 export const MAX_CIDRS = 1_000_000;
 export const MAX_ADDR_ENTRIES = 1_048_576;
 /** Copies of the policy in every map; packets use the one `active_gen` names (bpf/xdp_policy_shared.h). */

@@ -13,6 +13,7 @@ import {
 import { DEFAULT_FAILSAFE_INBOUND, type ProtoPort } from "../../sdk/calico/resources";
 import { ingressRuleSchema, type RuleInput } from "../../sdk/calico/rule";
 import { evaluatePolicy } from "../../sdk/xdp/evaluate";
+import { parseSetNet } from "../../sdk/xdp/members";
 import type { XdpPolicy } from "../../sdk/xdp/policy";
 
 const rules = (input: RuleInput[]) => input.map((r) => ingressRuleSchema.parse(r));
@@ -35,10 +36,7 @@ describe("AddressRanges", () => {
   const v4 = (...cidrs: string[]) =>
     AddressRanges.of(
       4,
-      cidrs.map((c) => {
-        const [ip, length] = c.split("/");
-        return { version: 4 as const, address: parseIp(ip!)!.address, prefixLength: Number(length) };
-      }),
+      cidrs.map((c) => parseSetNet(c)!),
     );
 
   it("GIVEN overlapping and adjacent networks WHEN combined THEN union, intersection and difference are exact", () => {
@@ -249,8 +247,8 @@ describe("keepReachable against the reference evaluator", () => {
               const range =
                 f.from === undefined
                   ? AddressRanges.all(ip.version)
-                  : AddressRanges.of(ip.version, parseNet(f.from, ip.version));
-              if (!range.covers(single(ip))) continue;
+                  : AddressRanges.of(ip.version, [parseSetNet(f.from)!]);
+              if (!range.covers(AddressRanges.of(ip.version, [parseSetNet(text)!]))) continue;
               const verdict = evaluate(policy, f, ip);
               const reported = found.find(
                 (l) => l.flow === i && l.source.includes(":") === (ip.version === 6),
@@ -277,18 +275,6 @@ describe("keepReachable against the reference evaluator", () => {
     expect(denials).toBeGreaterThan(20);
   });
 });
-
-function parseNet(text: string, version: 4 | 6) {
-  const [ip, length] = text.split("/");
-  const parsed = parseIp(ip!)!;
-  if (parsed.version !== version) return [];
-  const prefixLength = length === undefined ? (version === 4 ? 32 : 128) : Number(length);
-  return [{ version, address: parsed.address, prefixLength }];
-}
-
-function single(ip: { version: 4 | 6; address: bigint }) {
-  return AddressRanges.of(ip.version, [{ ...ip, prefixLength: ip.version === 4 ? 32 : 128 }]);
-}
 
 function evaluate(policy: XdpPolicy, f: ReachableFlow, ip: { version: 4 | 6; address: bigint }) {
   return evaluatePolicy(policy, {
