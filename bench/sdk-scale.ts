@@ -34,7 +34,7 @@ const KINDS: readonly Kind[] = ["plain", "components", "sdk"];
 
 /** The stack with the SDK's components; `components` leaves out the XdpProgram. */
 function sdkProgram(count: number, yamlDir: string, privateKey: string, xdp: boolean): void {
-  const opts = { providers: { kubernetes: new k8s.Provider("render", { renderYamlToDirectory: yamlDir }) } };
+  const opts = { provider: new k8s.Provider("render", { renderYamlToDirectory: yamlDir }) };
   const hostEndpoints = Array.from(
     { length: count },
     (_, i) =>

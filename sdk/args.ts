@@ -5,17 +5,31 @@ import type { CalicoObject } from "./calico/render";
 import { API_VERSIONS, type ApiVersion, apiVersionSchema } from "./calico/resources";
 import { parseOrThrow, ValidationError } from "./calico/zodkit";
 
-/** A value where any part (a field, an array item, a whole object) may be a Pulumi `Input`. */
-export type DeepInput<T> = [T] extends [string | number | boolean | undefined | null]
-  ? pulumi.Input<T>
-  : T extends readonly (infer U)[]
-    ? pulumi.Input<readonly DeepInput<U>[]>
-    : T extends object
-      ? pulumi.Input<{ readonly [K in keyof T]: DeepInput<T[K]> }>
-      : pulumi.Input<T>;
+/**
+ * The plain shape of a type, for comparing two: Inputs resolved, and every optional field required and
+ * not undefined, at every depth (so a field missing on one side shows).
+ */
+type Shape<T> = unknown extends T
+  ? unknown
+  : T extends pulumi.OutputInstance<infer U> | Promise<infer U>
+    ? Shape<U>
+    : T extends string | number | boolean | bigint | symbol | null | undefined | pulumi.Resource
+      ? T
+      : T extends readonly (infer U)[]
+        ? Shape<U>[]
+        : { [K in keyof T]-?: Shape<Exclude<T[K], undefined>> };
 
-/** Component args: every field, and anything inside it, may be a plain value or a Pulumi `Input`. */
-export type Inputs<T> = { readonly [K in keyof T]: DeepInput<T[K]> };
+/**
+ * `true` when a hand-written args interface has exactly the fields of a schema's input at every depth,
+ * with types each side accepts from the other; checked as
+ * `true satisfies ArgsMatch<XxxArgs, z.input<typeof xxxArgsSchema>>`, so the documented types cannot
+ * drift from what is validated.
+ */
+export type ArgsMatch<Args, Input> = [Shape<Args>] extends [Shape<Input>]
+  ? [Shape<Input>] extends [Shape<Args>]
+    ? true
+    : false
+  : false;
 
 /** Whether a value holds an Output or a Promise anywhere inside. */
 export function containsUnresolved(value: unknown): boolean {
@@ -25,20 +39,34 @@ export function containsUnresolved(value: unknown): boolean {
   return false;
 }
 
+/** Validated args and what is derived from them: plain when the args held no Output, else an Output. */
+export type Valid<T> = T | pulumi.Output<T>;
+
+/** Derives from validated args, staying plain when they are (so a resource built from it registers without waiting). */
+export function derive<T, U>(valid: Valid<T>, f: (value: T) => U): Valid<U> {
+  return pulumi.Output.isInstance(valid) ? (valid.apply(f) as pulumi.Output<U>) : f(valid);
+}
+
+/** As an Output, keeping the type (`pulumi.output` would deep-unwrap it). */
+export function asOutput<T>(valid: Valid<T>): pulumi.Output<T> {
+  return pulumi.output(valid) as pulumi.Output<T>;
+}
+
 /**
- * Validates component args, before the component registers (so a failure leaves nothing behind). Plain values are checked now, so a bad value throws from the constructor
- * (and `pulumi preview` fails before anything is sent); values that are Outputs are checked when they
- * resolve and fail the deployment with the same messages.
+ * Validates args, before the resource registers (so a failure leaves nothing behind). Plain values are
+ * checked now, so a bad value throws from the constructor (and `pulumi preview` fails before anything is
+ * sent); values that are Outputs are checked when they resolve and fail the deployment with the same
+ * messages.
  */
-export function validateArgs<S extends z.ZodType>(
+export function checkArgs<S extends z.ZodType>(
   schema: S,
   args: unknown,
   subject: string,
   parent: pulumi.Resource | undefined,
-): pulumi.Output<z.output<S>> {
+): Valid<z.output<S>> {
   if (!containsUnresolved(args)) {
     try {
-      return pulumi.output(parseOrThrow(schema, args, subject)) as pulumi.Output<z.output<S>>;
+      return parseOrThrow(schema, args, subject);
     } catch (error) {
       if (error instanceof ValidationError) throw new pulumi.ResourceError(error.message, parent);
       throw error;
@@ -47,6 +75,16 @@ export function validateArgs<S extends z.ZodType>(
   return pulumi
     .output(args as pulumi.Input<object>)
     .apply((resolved) => parseOrThrow(schema, resolved, subject)) as pulumi.Output<z.output<S>>;
+}
+
+/** {@link checkArgs}, as an Output either way. */
+export function validateArgs<S extends z.ZodType>(
+  schema: S,
+  args: unknown,
+  subject: string,
+  parent: pulumi.Resource | undefined,
+): pulumi.Output<z.output<S>> {
+  return asOutput(checkArgs(schema, args, subject, parent));
 }
 
 /** The Calico API version, which must be plain: the Kubernetes type token is built from it. */
@@ -65,7 +103,21 @@ export function plainApiVersion(
   );
 }
 
-/** The Calico object as a CustomResource child; `kind`/`apiVersion` are plain, the rest may be Outputs. */
+/** The CustomResource args of a rendered Calico object; `kind`/`apiVersion` are plain, the rest may be Outputs. */
+export function calicoResourceArgs(
+  kind: CalicoObject["kind"],
+  object: Valid<CalicoObject>,
+  apiVersion: ApiVersion,
+): k8s.apiextensions.CustomResourceArgs {
+  return {
+    apiVersion,
+    kind,
+    metadata: object.metadata,
+    spec: object.spec,
+  } as k8s.apiextensions.CustomResourceArgs;
+}
+
+/** The Calico object as a CustomResource child of a component. */
 export function calicoCustomResource(
   name: string,
   kind: CalicoObject["kind"],
@@ -73,14 +125,22 @@ export function calicoCustomResource(
   apiVersion: ApiVersion,
   parent: pulumi.Resource,
 ): k8s.apiextensions.CustomResource {
-  return new k8s.apiextensions.CustomResource(
-    name,
-    {
-      apiVersion,
-      kind,
-      metadata: object.metadata,
-      spec: object.spec,
-    } as k8s.apiextensions.CustomResourceArgs,
-    { parent },
-  );
+  return new k8s.apiextensions.CustomResource(name, calicoResourceArgs(kind, object, apiVersion), { parent });
+}
+
+/**
+ * Options for a resource that is its Calico object. Up to 0.1.0 it was a component (`formerType`) with
+ * the object as a child of the same name: the alias to that child's URN lets an existing stack keep the
+ * object (only the empty component is deleted) instead of replacing it.
+ */
+export function calicoObjectOptions(
+  name: string,
+  formerType: string,
+  opts: pulumi.CustomResourceOptions | undefined,
+): pulumi.CustomResourceOptions {
+  // Without a parent the URN is known now, and the registration need not wait for it.
+  const formerParent = opts?.parent
+    ? pulumi.createUrn(name, formerType, opts.parent)
+    : `urn:pulumi:${pulumi.getStack()}::${pulumi.getProject()}::${formerType}::${name}`;
+  return { ...opts, aliases: [...(opts?.aliases ?? []), { parent: formerParent }] };
 }

@@ -1,9 +1,18 @@
 import * as k8s from "@pulumi/kubernetes";
-import * as pulumi from "@pulumi/pulumi";
+import type * as pulumi from "@pulumi/pulumi";
 import type { z } from "zod";
-import { type Inputs, plainApiVersion, validateArgs } from "./args";
+import {
+  type ArgsMatch,
+  asOutput,
+  calicoObjectOptions,
+  calicoResourceArgs,
+  checkArgs,
+  derive,
+  plainApiVersion,
+} from "./args";
 import { type CalicoObject, renderFelixConfiguration } from "./calico/render";
 import {
+  type ApiVersion,
   apiVersionSchema,
   DEFAULT_FAILSAFE_INBOUND,
   DEFAULT_FAILSAFE_OUTBOUND,
@@ -12,32 +21,67 @@ import {
   resourceNameSchema,
 } from "./calico/resources";
 import { strictObject } from "./calico/zodkit";
+import type { ProtoPortArgs } from "./inputs";
 
-const knobs = felixConfigurationSpecSchema.shape;
-
-export const felixConfigurationArgsSchema = strictObject({
+/** The arguments of a {@link FelixConfiguration}: each knob unset is left as Calico has it. */
+export interface FelixConfigurationArgs {
   /**
    * Configure one node (`node.<name>`) instead of the cluster default.
    * @default - the cluster-wide `default` FelixConfiguration
    */
+  readonly node?: pulumi.Input<string>;
+  /**
+   * Felix's XDP acceleration of untracked Deny rules. Turn it off on nodes where `XdpProgram` attaches.
+   * @default - unchanged (Calico: true)
+   */
+  readonly xdpEnabled?: pulumi.Input<boolean>;
+  /**
+   * How often Felix re-checks (and rewrites) XDP state, e.g. `"90s"`.
+   * @default - unchanged (Calico: 90s)
+   */
+  readonly xdpRefreshInterval?: pulumi.Input<string>;
+  /**
+   * Let Felix fall back to generic (skb) XDP.
+   * @default - unchanged (Calico: false)
+   */
+  readonly genericXDPEnabled?: pulumi.Input<boolean>;
+  /**
+   * Calico's eBPF dataplane.
+   * @default - unchanged (Calico: false)
+   */
+  readonly bpfEnabled?: pulumi.Input<boolean>;
+  /**
+   * Inbound ports that stay open whatever the policy. `[]` disables them (dangerous).
+   * @default - unchanged (Calico's list)
+   */
+  readonly failsafeInboundHostPorts?: pulumi.Input<pulumi.Input<ProtoPortArgs>[]>;
+  /**
+   * Outbound ports that stay open whatever the policy.
+   * @default - unchanged (Calico's list)
+   */
+  readonly failsafeOutboundHostPorts?: pulumi.Input<pulumi.Input<ProtoPortArgs>[]>;
+  /**
+   * Render the native `projectcalico.org/v3` resource or the backing `crd.projectcalico.org/v1` CRD. A
+   * plain value: the resource's type depends on it.
+   * @default - "projectcalico.org/v3"
+   */
+  readonly apiVersion?: ApiVersion;
+}
+
+const knobs = felixConfigurationSpecSchema.shape;
+
+export const felixConfigurationArgsSchema = strictObject({
   node: resourceNameSchema.optional(),
-  /** Felix's XDP acceleration of untracked Deny rules. Turn it off on nodes where `XdpProgram` attaches. @default - unchanged (Calico: true) */
   xdpEnabled: knobs.xdpEnabled,
-  /** How often Felix re-checks (and rewrites) XDP state, e.g. `"90s"`. @default - unchanged (Calico: 90s) */
   xdpRefreshInterval: knobs.xdpRefreshInterval,
-  /** Let Felix fall back to generic (skb) XDP. @default - unchanged (Calico: false) */
   genericXDPEnabled: knobs.genericXDPEnabled,
-  /** Calico's eBPF dataplane. @default - unchanged (Calico: false) */
   bpfEnabled: knobs.bpfEnabled,
-  /** Inbound ports that stay open whatever the policy. `[]` disables them (dangerous). @default - unchanged (Calico's list) */
   failsafeInboundHostPorts: knobs.failsafeInboundHostPorts,
-  /** Outbound ports that stay open whatever the policy. @default - unchanged (Calico's list) */
   failsafeOutboundHostPorts: knobs.failsafeOutboundHostPorts,
-  /** @default - "projectcalico.org/v3" */
   apiVersion: apiVersionSchema,
 });
+true satisfies ArgsMatch<FelixConfigurationArgs, z.input<typeof felixConfigurationArgsSchema>>;
 
-export type FelixConfigurationArgs = Inputs<z.input<typeof felixConfigurationArgsSchema>>;
 export type ValidFelixConfigurationArgs = z.output<typeof felixConfigurationArgsSchema>;
 
 export function renderFelixConfigurationArgs(args: ValidFelixConfigurationArgs): CalicoObject {
@@ -51,8 +95,9 @@ export function renderFelixConfigurationArgs(args: ValidFelixConfigurationArgs):
 /**
  * The FelixConfiguration knobs XDP host protection depends on, applied as a server-side-apply patch:
  * Calico owns the `default` object, so only the fields given here are set and the rest stay Calico's.
+ * The resource is that patch itself (a `CustomResourcePatch` of kind FelixConfiguration).
  */
-export class FelixConfiguration extends pulumi.ComponentResource {
+export class FelixConfiguration extends k8s.apiextensions.CustomResourcePatch {
   /** The FelixConfiguration name (`default` or `node.<name>`). */
   readonly resourceName: pulumi.Output<string>;
   /** The rendered Calico object. */
@@ -62,24 +107,24 @@ export class FelixConfiguration extends pulumi.ComponentResource {
   /** The outbound failsafe ports this object sets, else Calico's defaults (their replies pass XDP too). */
   readonly failsafeOutboundHostPorts: pulumi.Output<ProtoPort[]>;
 
-  constructor(name: string, args: FelixConfigurationArgs, opts?: pulumi.ComponentResourceOptions) {
+  constructor(name: string, args: FelixConfigurationArgs, opts?: pulumi.CustomResourceOptions) {
     const subject = `FelixConfiguration "${name}"`;
     const apiVersion = plainApiVersion(args.apiVersion, subject, opts?.parent);
-    const valid = validateArgs(felixConfigurationArgsSchema, { ...args, apiVersion }, subject, opts?.parent);
-    super("calico-xdp:index:FelixConfiguration", name, {}, opts);
-    this.rendered = valid.apply(renderFelixConfigurationArgs);
-    this.resourceName = this.rendered.metadata.name;
-    this.failsafeInboundHostPorts = valid.apply(
+    const checked = checkArgs(felixConfigurationArgsSchema, { ...args, apiVersion }, subject, opts?.parent);
+    const rendered = derive(checked, renderFelixConfigurationArgs);
+    super(
+      name,
+      calicoResourceArgs("FelixConfiguration", rendered, apiVersion),
+      calicoObjectOptions(name, "calico-xdp:index:FelixConfiguration", opts),
+    );
+    const output = <T>(f: (a: ValidFelixConfigurationArgs) => T) => asOutput(derive(checked, f));
+    this.rendered = asOutput(rendered);
+    this.resourceName = asOutput(derive(rendered, (r) => r.metadata.name));
+    this.failsafeInboundHostPorts = output(
       (a) => a.failsafeInboundHostPorts ?? [...DEFAULT_FAILSAFE_INBOUND],
     );
-    this.failsafeOutboundHostPorts = valid.apply(
+    this.failsafeOutboundHostPorts = output(
       (a) => a.failsafeOutboundHostPorts ?? [...DEFAULT_FAILSAFE_OUTBOUND],
     );
-    new k8s.apiextensions.CustomResourcePatch(
-      name,
-      { apiVersion, kind: "FelixConfiguration", metadata: this.rendered.metadata, spec: this.rendered.spec },
-      { parent: this },
-    );
-    this.registerOutputs({ resourceName: this.resourceName });
   }
 }

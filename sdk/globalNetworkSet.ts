@@ -1,9 +1,19 @@
-import * as pulumi from "@pulumi/pulumi";
+import * as k8s from "@pulumi/kubernetes";
+import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { calicoCustomResource, type Inputs, plainApiVersion, validateArgs } from "./args";
+import {
+  type ArgsMatch,
+  asOutput,
+  calicoObjectOptions,
+  calicoResourceArgs,
+  checkArgs,
+  derive,
+  plainApiVersion,
+} from "./args";
 import { toDnsName } from "./calico/names";
 import { type CalicoObject, renderGlobalNetworkSet } from "./calico/render";
 import {
+  type ApiVersion,
   apiVersionSchema,
   networkSetLabelsSchema,
   networkSetNetSchema,
@@ -12,29 +22,38 @@ import {
 import { selector } from "./calico/selector";
 import { strictObject } from "./calico/zodkit";
 
-export const globalNetworkSetArgsSchema = strictObject({
+/** The arguments of a {@link GlobalNetworkSet}. */
+export interface GlobalNetworkSetArgs {
   /**
    * IP addresses and CIDRs in the set (IPv4 and IPv6 may be mixed; host bits are allowed). May be
    * empty, as a deny list that starts with nothing in it.
    */
-  nets: z.array(networkSetNetSchema),
+  readonly nets: pulumi.Input<pulumi.Input<string>[]>;
   /** Labels that rules select the set by; at least one. */
-  labels: networkSetLabelsSchema.refine((l) => Object.keys(l).length > 0, {
-    message: "must have at least one label, so rules can select this set (e.g. { 'dos-deny-list': 'true' })",
-  }),
+  readonly labels: pulumi.Input<Record<string, pulumi.Input<string>>>;
   /**
    * The Calico resource name.
    * @default - the Pulumi resource name, lowercased and made DNS-1123 valid
    */
-  resourceName: resourceNameSchema.optional(),
+  readonly resourceName?: pulumi.Input<string>;
   /**
-   * Render the native `projectcalico.org/v3` resource or the backing `crd.projectcalico.org/v1` CRD.
+   * Render the native `projectcalico.org/v3` resource or the backing `crd.projectcalico.org/v1` CRD. A
+   * plain value: the resource's type depends on it.
    * @default - "projectcalico.org/v3"
    */
+  readonly apiVersion?: ApiVersion;
+}
+
+export const globalNetworkSetArgsSchema = strictObject({
+  nets: z.array(networkSetNetSchema),
+  labels: networkSetLabelsSchema.refine((l) => Object.keys(l).length > 0, {
+    message: "must have at least one label, so rules can select this set (e.g. { 'dos-deny-list': 'true' })",
+  }),
+  resourceName: resourceNameSchema.optional(),
   apiVersion: apiVersionSchema,
 });
+true satisfies ArgsMatch<GlobalNetworkSetArgs, z.input<typeof globalNetworkSetArgsSchema>>;
 
-export type GlobalNetworkSetArgs = Inputs<z.input<typeof globalNetworkSetArgsSchema>>;
 export type ValidGlobalNetworkSetArgs = z.output<typeof globalNetworkSetArgsSchema>;
 
 export function renderGlobalNetworkSetArgs(name: string, args: ValidGlobalNetworkSetArgs): CalicoObject {
@@ -44,8 +63,11 @@ export function renderGlobalNetworkSetArgs(name: string, args: ValidGlobalNetwor
   );
 }
 
-/** A Calico GlobalNetworkSet: a labelled list of CIDRs that rule selectors can refer to. */
-export class GlobalNetworkSet extends pulumi.ComponentResource {
+/**
+ * A Calico GlobalNetworkSet: a labelled list of CIDRs that rule selectors can refer to. The resource is
+ * the Calico object itself (a `CustomResource` of kind GlobalNetworkSet).
+ */
+export class GlobalNetworkSet extends k8s.apiextensions.CustomResource {
   /** The Calico resource name. */
   readonly resourceName: pulumi.Output<string>;
   /** A selector matching this set's labels, for a rule's `source.selector`. */
@@ -57,22 +79,21 @@ export class GlobalNetworkSet extends pulumi.ComponentResource {
   /** The rendered Calico object. */
   readonly rendered: pulumi.Output<CalicoObject>;
 
-  constructor(name: string, args: GlobalNetworkSetArgs, opts?: pulumi.ComponentResourceOptions) {
+  constructor(name: string, args: GlobalNetworkSetArgs, opts?: pulumi.CustomResourceOptions) {
     const subject = `GlobalNetworkSet "${name}"`;
     const apiVersion = plainApiVersion(args.apiVersion, subject, opts?.parent);
-    const valid = validateArgs(globalNetworkSetArgsSchema, { ...args, apiVersion }, subject, opts?.parent);
-    super("calico-xdp:index:GlobalNetworkSet", name, {}, opts);
-    this.rendered = valid.apply((a) => renderGlobalNetworkSetArgs(name, a));
-    this.resourceName = this.rendered.metadata.name;
-    this.selector = valid.apply((a) => selector.matchLabels(a.labels));
-    this.nets = valid.apply((a) => a.nets);
-    this.labels = valid.apply((a) => a.labels);
-    calicoCustomResource(name, "GlobalNetworkSet", this.rendered, apiVersion, this);
-    this.registerOutputs({
-      resourceName: this.resourceName,
-      selector: this.selector,
-      nets: this.nets,
-      labels: this.labels,
-    });
+    const checked = checkArgs(globalNetworkSetArgsSchema, { ...args, apiVersion }, subject, opts?.parent);
+    const rendered = derive(checked, (a) => renderGlobalNetworkSetArgs(name, a));
+    super(
+      name,
+      calicoResourceArgs("GlobalNetworkSet", rendered, apiVersion),
+      calicoObjectOptions(name, "calico-xdp:index:GlobalNetworkSet", opts),
+    );
+    const output = <T>(f: (a: ValidGlobalNetworkSetArgs) => T) => asOutput(derive(checked, f));
+    this.rendered = asOutput(rendered);
+    this.resourceName = asOutput(derive(rendered, (r) => r.metadata.name));
+    this.selector = output((a) => selector.matchLabels(a.labels));
+    this.nets = output((a) => a.nets);
+    this.labels = output((a) => a.labels);
   }
 }

@@ -1,9 +1,19 @@
+import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { z } from "zod";
-import { calicoCustomResource, type Inputs, plainApiVersion, validateArgs } from "./args";
+import {
+  type ArgsMatch,
+  asOutput,
+  calicoObjectOptions,
+  calicoResourceArgs,
+  checkArgs,
+  derive,
+  plainApiVersion,
+} from "./args";
 import { toDnsName } from "./calico/names";
 import { type CalicoObject, renderHostEndpoint } from "./calico/render";
 import {
+  type ApiVersion,
   apiVersionSchema,
   checkEndpointIdentity,
   hostEndpointSpecSchema,
@@ -25,56 +35,82 @@ export const FAILSAFE_GAPS = [
   "inbound TCP/UDP 30000-32767 (NodePorts)",
 ] as const;
 
-const spec = hostEndpointSpecSchema.shape;
+/** A named port of a host endpoint: rules can name it in `ports` instead of its number. */
+export interface EndpointPortArgs {
+  /** The name rules refer to: lowercase letters, digits and '-', starting with a letter. */
+  readonly name: pulumi.Input<string>;
+  /** The port number, 1..65535. */
+  readonly port: pulumi.Input<number>;
+  /** A protocol with ports: `"TCP"`, `"UDP"` or `"SCTP"` (exact case), or its number (6, 17, 132). */
+  readonly protocol: pulumi.Input<string | number>;
+}
 
-export const hostEndpointArgsSchema = strictObject({
+/** The arguments of a {@link HostEndpoint}. */
+export interface HostEndpointArgs {
   /** The Calico node name this interface belongs to (usually the Kubernetes node name). */
-  node: spec.node,
+  readonly node: pulumi.Input<string>;
   /**
    * The Linux interface to protect, e.g. `eth0`. `"*"` means all interfaces, but Calico ignores
    * untracked policy on such endpoints.
    * @default - no interface: the endpoint is identified by `expectedIPs` only
    */
-  interfaceName: spec.interfaceName,
+  readonly interfaceName?: pulumi.Input<string>;
   /**
    * The IP addresses the interface carries; Calico uses them to match this endpoint in other rules.
    * @default - none (then `interfaceName` is required)
    */
-  expectedIPs: spec.expectedIPs,
+  readonly expectedIPs?: pulumi.Input<pulumi.Input<string>[]>;
   /**
    * Labels that policies select this endpoint by, e.g. `{ hep: "redis-host" }`.
    * @default - none: no label selector picks the endpoint out (it can still rely on its profiles), so
    * `UntrackedPolicy` and `PreDnatPolicy` refuse it in their `hostEndpoints`
    */
-  labels: labelsSchema.default({}),
+  readonly labels?: pulumi.Input<Record<string, pulumi.Input<string>>>;
   /**
    * Calico profiles applied to the endpoint.
    * @default - `["projectcalico-default-allow"]` unless `defaultAction` is `"Deny"`
    */
-  profiles: spec.profiles,
-  /** Named ports that policies can refer to by name. @default - none */
-  ports: spec.ports,
+  readonly profiles?: pulumi.Input<pulumi.Input<string>[]>;
+  /**
+   * Named ports that policies can refer to by name.
+   * @default - none
+   */
+  readonly ports?: pulumi.Input<pulumi.Input<EndpointPortArgs>[]>;
   /**
    * What happens to traffic no policy decides. `"Allow"` adds the `projectcalico-default-allow` profile so
    * creating the endpoint cannot lock the node out; `"Deny"` is Calico's raw behaviour (only failsafe
    * ports stay open) and logs a warning listing what that blocks.
    * @default - "Allow"
    */
-  defaultAction: exactEnum(["Allow", "Deny"], "a default action").default("Allow"),
+  readonly defaultAction?: pulumi.Input<"Allow" | "Deny">;
   /**
    * The Calico resource name.
    * @default - the Pulumi resource name, lowercased and made DNS-1123 valid
    */
-  resourceName: resourceNameSchema.optional(),
+  readonly resourceName?: pulumi.Input<string>;
   /**
    * Render the native `projectcalico.org/v3` resource or the backing `crd.projectcalico.org/v1` CRD
-   * (which bypasses Calico's validation and defaulting).
+   * (which bypasses Calico's validation and defaulting). A plain value: the resource's type depends on it.
    * @default - "projectcalico.org/v3"
    */
+  readonly apiVersion?: ApiVersion;
+}
+
+const spec = hostEndpointSpecSchema.shape;
+
+export const hostEndpointArgsSchema = strictObject({
+  node: spec.node,
+  interfaceName: spec.interfaceName,
+  expectedIPs: spec.expectedIPs,
+  labels: labelsSchema.default({}),
+  profiles: spec.profiles,
+  ports: spec.ports,
+  defaultAction: exactEnum(["Allow", "Deny"], "a default action").default("Allow"),
+  resourceName: resourceNameSchema.optional(),
   apiVersion: apiVersionSchema,
 }).superRefine(checkEndpointIdentity);
+true satisfies ArgsMatch<HostEndpointArgs, z.input<typeof hostEndpointArgsSchema>>;
 
-export type HostEndpointArgs = Inputs<z.input<typeof hostEndpointArgsSchema>>;
 export type ValidHostEndpointArgs = z.output<typeof hostEndpointArgsSchema>;
 
 /** Pure: validated args -> the Calico HostEndpoint object. */
@@ -97,8 +133,11 @@ export function renderHostEndpointArgs(name: string, args: ValidHostEndpointArgs
  *
  * By default the endpoint carries the `projectcalico-default-allow` profile, so traffic that no policy
  * decides is still allowed and creating the endpoint cannot cut the node off.
+ *
+ * The resource is the Calico object itself (a `CustomResource` of kind HostEndpoint), not a component
+ * around one: a stack has as many resources as Calico objects, and previews a fleet as fast.
  */
-export class HostEndpoint extends pulumi.ComponentResource {
+export class HostEndpoint extends k8s.apiextensions.CustomResource {
   /** The Calico resource name. */
   readonly resourceName: pulumi.Output<string>;
   /** The endpoint's labels. */
@@ -112,12 +151,17 @@ export class HostEndpoint extends pulumi.ComponentResource {
   /** The rendered Calico object. */
   readonly rendered: pulumi.Output<CalicoObject>;
 
-  constructor(name: string, args: HostEndpointArgs, opts?: pulumi.ComponentResourceOptions) {
+  constructor(name: string, args: HostEndpointArgs, opts?: pulumi.CustomResourceOptions) {
     const subject = `HostEndpoint "${name}"`;
     const apiVersion = plainApiVersion(args.apiVersion, subject, opts?.parent);
-    const valid = validateArgs(hostEndpointArgsSchema, { ...args, apiVersion }, subject, opts?.parent);
-    super("calico-xdp:index:HostEndpoint", name, {}, opts);
-    valid.apply((a) => {
+    const checked = checkArgs(hostEndpointArgsSchema, { ...args, apiVersion }, subject, opts?.parent);
+    const rendered = derive(checked, (a) => renderHostEndpointArgs(name, a));
+    super(
+      name,
+      calicoResourceArgs("HostEndpoint", rendered, apiVersion),
+      calicoObjectOptions(name, "calico-xdp:index:HostEndpoint", opts),
+    );
+    derive(checked, (a) => {
       if (a.defaultAction === "Deny") {
         pulumi.log.warn(
           `${subject} denies all traffic no policy allows (defaultAction "Deny"); failsafe ports do not cover: ${FAILSAFE_GAPS.join(", ")}`,
@@ -125,21 +169,12 @@ export class HostEndpoint extends pulumi.ComponentResource {
         );
       }
     });
-    this.rendered = valid.apply((a) => renderHostEndpointArgs(name, a));
-    this.resourceName = this.rendered.metadata.name;
-    this.labels = valid.labels;
-    this.selector = valid.apply((a) =>
-      Object.keys(a.labels).length ? selector.matchLabels(a.labels) : "!all()",
-    );
-    this.interfaceName = valid.apply((a) => a.interfaceName);
-    this.expectedIPs = valid.apply((a) => a.expectedIPs ?? []);
-    calicoCustomResource(name, "HostEndpoint", this.rendered, apiVersion, this);
-    this.registerOutputs({
-      resourceName: this.resourceName,
-      labels: this.labels,
-      selector: this.selector,
-      interfaceName: this.interfaceName,
-      expectedIPs: this.expectedIPs,
-    });
+    const output = <T>(f: (a: ValidHostEndpointArgs) => T) => asOutput(derive(checked, f));
+    this.rendered = asOutput(rendered);
+    this.resourceName = asOutput(derive(rendered, (r) => r.metadata.name));
+    this.labels = output((a) => a.labels);
+    this.selector = output((a) => (Object.keys(a.labels).length ? selector.matchLabels(a.labels) : "!all()"));
+    this.interfaceName = output((a) => a.interfaceName);
+    this.expectedIPs = output((a) => a.expectedIPs ?? []);
   }
 }

@@ -15,7 +15,7 @@ export {
   type ProtoPort,
 } from "./calico/resources";
 // Calico's vocabulary, as the components take it.
-export type { Action, EntityRule, Rule, RuleInput } from "./calico/rule";
+export type { Action, EntityRule, Rule } from "./calico/rule";
 export {
   matchesSelector,
   parseSelector,
@@ -29,9 +29,33 @@ export { ValidationError } from "./calico/zodkit";
 // Components and their arguments.
 export { FelixConfiguration, type FelixConfigurationArgs } from "./felixConfiguration";
 export { GlobalNetworkSet, type GlobalNetworkSetArgs } from "./globalNetworkSet";
-export { DEFAULT_ALLOW_PROFILE, FAILSAFE_GAPS, HostEndpoint, type HostEndpointArgs } from "./hostEndpoint";
+export {
+  DEFAULT_ALLOW_PROFILE,
+  type EndpointPortArgs,
+  FAILSAFE_GAPS,
+  HostEndpoint,
+  type HostEndpointArgs,
+} from "./hostEndpoint";
+export type {
+  ConnectionArgs,
+  EntityRuleArgs,
+  IcmpArgs,
+  LocalConnectionArgs,
+  NetnsConnectionArgs,
+  ProtoPortArgs,
+  ReachableFlowArgs,
+  RuleArgs,
+  RuleMetadataArgs,
+  ServiceAccountsArgs,
+  ServiceArgs,
+  SshConnectionArgs,
+  SshEndpointArgs,
+  XdpHostEndpointArgs,
+  XdpNetworkSetArgs,
+  XdpNodeArgs,
+} from "./inputs";
 export { PreDnatPolicy, type PreDnatPolicyArgs } from "./preDnatPolicy";
-export { UntrackedPolicy, type UntrackedPolicyArgs, type XdpSelectable } from "./untrackedPolicy";
+export { UntrackedPolicy, type UntrackedPolicyArgs, type UntrackedPolicyXdpArgs } from "./untrackedPolicy";
 // The XDP filter's contract: compile a policy, evaluate it, build test packets.
 export { type CompiledPolicy, compileXdpPolicy } from "./xdp/compile";
 export { evaluatePolicy, type Verdict } from "./xdp/evaluate";

@@ -1,10 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import {
+  type ArgsMatch,
   calicoCustomResource,
   containsUnresolved,
-  type DeepInput,
-  type Inputs,
   plainApiVersion,
   validateArgs,
 } from "./args";
@@ -16,6 +15,7 @@ import {
 } from "./calico/reachability";
 import type { CalicoObject } from "./calico/render";
 import {
+  type ApiVersion,
   apiVersionSchema,
   DEFAULT_FAILSAFE_INBOUND,
   type ProtoPort,
@@ -28,89 +28,97 @@ import type { FelixConfiguration } from "./felixConfiguration";
 import { GlobalNetworkSet } from "./globalNetworkSet";
 import { HostEndpoint } from "./hostEndpoint";
 import { checkTarget, renderPolicyOf, selectorOf } from "./hostEndpointPolicy";
+import type { ReachableFlowArgs, RuleArgs, XdpHostEndpointArgs, XdpNetworkSetArgs } from "./inputs";
 import { separateCredentials } from "./xdp/credentials";
 import { type XdpDecision, xdpDecisions } from "./xdp/decides";
-import {
-  type XdpHostEndpointInput,
-  type XdpNetworkSetInput,
-  type XdpPolicy,
-  xdpHostEndpointSchema,
-  xdpNetworkSetSchema,
-  xdpPolicySchema,
-} from "./xdp/policy";
+import { type XdpPolicy, xdpHostEndpointSchema, xdpNetworkSetSchema, xdpPolicySchema } from "./xdp/policy";
 import { xdpProgramArgsSchema } from "./xdp/programArgs";
 import { isPlainObject, splitNodeSecrets, XdpProgram, type XdpProgramArgs } from "./xdpProgram";
 
+/** What an UntrackedPolicy's XDP filter is told: every XdpProgram option but `rules` (the policy's own). */
+export interface UntrackedPolicyXdpArgs
+  extends Omit<XdpProgramArgs, "rules" | "source" | "section" | "networkSets" | "hostEndpoints"> {
+  /**
+   * The interface to attach to on every node, usually the host endpoints' `interfaceName`.
+   */
+  readonly interfaceName: pulumi.Input<string>;
+  /**
+   * GlobalNetworkSets the rules' selectors can match, as components or `{ name, labels, nets }`: their
+   * members are decided in XDP, and a change of their nets rewrites the filter's maps only.
+   * @default - none
+   */
+  readonly networkSets?: readonly (GlobalNetworkSet | pulumi.Input<XdpNetworkSetArgs>)[];
+  /**
+   * HostEndpoints the rules' selectors can match, as components or `{ name, labels, expectedIPs }`.
+   * @default - the policy's `hostEndpoints`
+   */
+  readonly hostEndpoints?: readonly (HostEndpoint | pulumi.Input<XdpHostEndpointArgs>)[];
+}
+
 /** The XdpProgram options an UntrackedPolicy passes on (the network sets and host endpoints aside). */
 const xdpSettingsSchema = strictObject({
-  /** Nodes to attach on, with how to reach them. */
   nodes: xdpProgramArgsSchema.shape.nodes,
-  /** The interface, usually the host endpoints' `interfaceName`. */
   interfaceName: xdpProgramArgsSchema.shape.interfaceName,
-  /** @default - "auto" */
   mode: xdpProgramArgsSchema.shape.mode,
-  /** @default - false */
   takeOver: xdpProgramArgsSchema.shape.takeOver,
-  /** @default - Calico's default failsafe inbound ports */
   failsafeInbound: xdpProgramArgsSchema.shape.failsafeInbound,
-  /** @default - Calico's default failsafe outbound ports (their replies pass) */
   failsafeOutbound: xdpProgramArgsSchema.shape.failsafeOutbound,
-  /**
-   * `open`: an address of no given network set or host endpoint is unknown to a selector, and Calico's
-   * rules decide its packets; `closed`: the given objects are all the selectors can match.
-   * @default - "open"
-   */
   selectorScope: xdpProgramArgsSchema.shape.selectorScope,
-  /**
-   * `false` is shadow mode: the filter drops nothing and counts what each Deny rule would have
-   * dropped (`calico-xdp status`); set it to `true` to enforce, an update of the maps only.
-   * @default - true
-   */
   enforce: xdpProgramArgsSchema.shape.enforce,
-  /** @default - 8 */
   concurrency: xdpProgramArgsSchema.shape.concurrency,
-  /** @default - false: destroy fails naming the nodes it cannot reach */
   force: xdpProgramArgsSchema.shape.force,
 });
+true satisfies ArgsMatch<
+  Omit<UntrackedPolicyXdpArgs, "networkSets" | "hostEndpoints" | "felixConfiguration">,
+  z.input<typeof xdpSettingsSchema>
+>;
 
-export const untrackedPolicyArgsSchema = strictObject({
+/** The arguments of an {@link UntrackedPolicy}. */
+export interface UntrackedPolicyArgs {
   /**
    * Calico selector of the host endpoints this policy applies to. Give this or `hostEndpoints`.
    * @default - built from `hostEndpoints`
    */
-  selector: selectorSchema("selector").optional(),
+  readonly selector?: pulumi.Input<string>;
+  /**
+   * Host endpoints this policy applies to; the selector is built from their labels. Endpoints with
+   * `interfaceName: "*"` are refused: Calico ignores untracked policy there.
+   * @default - none: give `selector` instead
+   */
+  readonly hostEndpoints?: readonly HostEndpoint[];
   /**
    * Ingress rules, in Calico's Rule shape and spelling, evaluated in order before conntrack.
    * @default - none
    */
-  ingress: z.array(ingressRuleSchema).optional(),
+  readonly ingress?: pulumi.Input<pulumi.Input<RuleArgs>[]>;
   /**
    * Egress rules for traffic the host itself sends, evaluated before conntrack.
    * @default - none (plus the mirrored return rules, see `returnTraffic`)
    */
-  egress: z.array(egressRuleSchema).optional(),
+  readonly egress?: pulumi.Input<pulumi.Input<RuleArgs>[]>;
   /**
    * Calico policy order: lower applies first among untracked policies.
    * @default - unset, which Calico orders last
    */
-  order: z.number().finite().optional(),
+  readonly order?: pulumi.Input<number>;
   /**
    * Untracked policy is stateless, so replies need their own rules. `"mirror"` adds, for each ingress
    * Allow rule with a protocol and destination ports, the egress Allow of the replies (from those ports
    * back to the rule's sources), before the given egress rules. `"none"` adds nothing.
    * @default - "mirror"
    */
-  returnTraffic: exactEnum(["mirror", "none"], "a returnTraffic mode").default("mirror"),
+  readonly returnTraffic?: pulumi.Input<"mirror" | "none">;
   /**
    * The Calico GlobalNetworkPolicy name (at most one '.').
    * @default - the Pulumi resource name, lowercased and made DNS-1123 valid
    */
-  resourceName: policyNameSchema.optional(),
+  readonly resourceName?: pulumi.Input<string>;
   /**
-   * Render the native `projectcalico.org/v3` resource or the backing `crd.projectcalico.org/v1` CRD.
+   * Render the native `projectcalico.org/v3` resource or the backing `crd.projectcalico.org/v1` CRD. A
+   * plain value: the resource's type depends on it.
    * @default - "projectcalico.org/v3"
    */
-  apiVersion: apiVersionSchema,
+  readonly apiVersion?: ApiVersion;
   /**
    * Flows that must stay reachable, checked at preview: it fails, naming the flow and the rule, when
    * the ingress rules, evaluated as Calico does (first match, after the failsafe ports), deny or may
@@ -119,12 +127,24 @@ export const untrackedPolicyArgsSchema = strictObject({
    * `[]` turns the check off.
    * @default - Calico's default failsafe inbound ports (SSH, DHCP, BGP, etcd, Typha, the API server) from anywhere
    */
-  keepReachable: z.array(reachableFlowSchema).optional(),
+  readonly keepReachable?: pulumi.Input<pulumi.Input<ReachableFlowArgs>[]>;
   /**
    * Enforce the ingress rules in XDP too: an `XdpProgram` child attaches the filter on these nodes'
    * interface (Calico's iptables rules stay in force for whatever XDP passes).
    * @default - no XDP program
    */
+  readonly xdp?: pulumi.Input<UntrackedPolicyXdpArgs>;
+}
+
+export const untrackedPolicyArgsSchema = strictObject({
+  selector: selectorSchema("selector").optional(),
+  ingress: z.array(ingressRuleSchema).optional(),
+  egress: z.array(egressRuleSchema).optional(),
+  order: z.number().finite().optional(),
+  returnTraffic: exactEnum(["mirror", "none"], "a returnTraffic mode").default("mirror"),
+  resourceName: policyNameSchema.optional(),
+  apiVersion: apiVersionSchema,
+  keepReachable: z.array(reachableFlowSchema).optional(),
   xdp: xdpSettingsSchema.optional(),
 }).superRefine((args, ctx) => {
   if (!args.ingress?.length && !args.egress?.length) {
@@ -135,42 +155,11 @@ export const untrackedPolicyArgsSchema = strictObject({
     });
   }
 });
+true satisfies ArgsMatch<
+  Omit<UntrackedPolicyArgs, "hostEndpoints" | "xdp">,
+  Omit<z.input<typeof untrackedPolicyArgsSchema>, "xdp">
+>;
 
-/** What XDP is told about the objects the rules' selectors can match. */
-export interface XdpSelectable {
-  /**
-   * GlobalNetworkSets the rules' selectors can match, as components or `{ name, labels, nets }`: their
-   * members are decided in XDP, and a change of their nets rewrites the filter's maps only.
-   * @default - none
-   */
-  readonly networkSets?: readonly (GlobalNetworkSet | DeepInput<XdpNetworkSetInput>)[];
-  /**
-   * HostEndpoints the rules' selectors can match, as components or `{ name, labels, expectedIPs }`.
-   * @default - the policy's `hostEndpoints`
-   */
-  readonly hostEndpoints?: readonly (HostEndpoint | DeepInput<XdpHostEndpointInput>)[];
-  /**
-   * Take the failsafe lists from this FelixConfiguration, so XDP keeps exactly Felix's failsafe ports
-   * open; `failsafeInbound`/`failsafeOutbound` given too must be the same lists.
-   * @default - none: the lists given, else Calico's defaults
-   */
-  readonly felixConfiguration?: FelixConfiguration;
-}
-
-export type UntrackedPolicyArgs = Inputs<Omit<z.input<typeof untrackedPolicyArgsSchema>, "xdp">> & {
-  /**
-   * Host endpoints this policy applies to; the selector is built from their labels. Endpoints with
-   * `interfaceName: "*"` are refused: Calico ignores untracked policy there.
-   * @default - none: give `selector` instead
-   */
-  readonly hostEndpoints?: readonly HostEndpoint[];
-  /**
-   * Enforce the ingress rules in XDP too: an `XdpProgram` child attaches the filter on these nodes'
-   * interface (Calico's iptables rules stay in force for whatever XDP passes).
-   * @default - no XDP program
-   */
-  readonly xdp?: DeepInput<z.input<typeof xdpSettingsSchema>> & XdpSelectable;
-};
 export type ValidUntrackedPolicyArgs = z.output<typeof untrackedPolicyArgsSchema>;
 
 /**
@@ -254,7 +243,7 @@ export class UntrackedPolicy extends pulumi.ComponentResource {
     let publicXdp: unknown;
     let felixConfiguration: FelixConfiguration | undefined;
     let explicit: Record<string, unknown> = {};
-    // The objects the selectors can match; components become their outputs.
+    // The objects the selectors can match; resources become their outputs.
     let networkSets: pulumi.Input<unknown[]> = [];
     let selectableEndpoints: pulumi.Input<unknown[]> = ownEndpoints;
     if (isPlainObject(xdpArgs)) {
@@ -263,7 +252,8 @@ export class UntrackedPolicy extends pulumi.ComponentResource {
         hostEndpoints: endpoints,
         felixConfiguration: felix,
         ...settings
-      } = xdpArgs as Record<string, unknown> & XdpSelectable;
+      } = xdpArgs as Record<string, unknown> &
+        Pick<UntrackedPolicyXdpArgs, "networkSets" | "hostEndpoints" | "felixConfiguration">;
       felixConfiguration = felix;
       explicit = settings;
       xdpNodes = settings.nodes;
@@ -389,7 +379,7 @@ export class UntrackedPolicy extends pulumi.ComponentResource {
 }
 
 /**
- * Objects for XDP's selectors: components become their outputs; plain objects are checked now (so a bad
+ * Objects for XDP's selectors: resources become their outputs; plain objects are checked now (so a bad
  * net fails at construction, naming the field) and stay plain.
  */
 function selectable<C>(
@@ -417,8 +407,8 @@ function selectable<C>(
     : [...items];
 }
 
-/** A network set as XDP sees it: a component's outputs, or the object as given. */
-function asXdpNetworkSet(set: GlobalNetworkSet | DeepInput<XdpNetworkSetInput>): pulumi.Input<unknown> {
+/** A network set as XDP sees it: a GlobalNetworkSet's outputs, or the object as given. */
+function asXdpNetworkSet(set: GlobalNetworkSet | pulumi.Input<XdpNetworkSetArgs>): pulumi.Input<unknown> {
   return set instanceof GlobalNetworkSet
     ? pulumi
         .all([set.resourceName, set.labels, set.nets])
@@ -426,7 +416,9 @@ function asXdpNetworkSet(set: GlobalNetworkSet | DeepInput<XdpNetworkSetInput>):
     : (set as pulumi.Input<unknown>);
 }
 
-function asXdpHostEndpoint(endpoint: HostEndpoint | DeepInput<XdpHostEndpointInput>): pulumi.Input<unknown> {
+function asXdpHostEndpoint(
+  endpoint: HostEndpoint | pulumi.Input<XdpHostEndpointArgs>,
+): pulumi.Input<unknown> {
   return endpoint instanceof HostEndpoint
     ? pulumi
         .all([endpoint.resourceName, endpoint.labels, endpoint.expectedIPs])

@@ -1,16 +1,12 @@
 import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { type Inputs, validateArgs } from "./args";
+import { type ArgsMatch, validateArgs } from "./args";
 import { protoPortSchema } from "./calico/resources";
 import type { FelixConfiguration } from "./felixConfiguration";
+import type { ProtoPortArgs, RuleArgs, XdpHostEndpointArgs, XdpNetworkSetArgs, XdpNodeArgs } from "./inputs";
 import { separateCredentials } from "./xdp/credentials";
-import {
-  hostKeyWarnings,
-  type NodeAttachment,
-  type XdpProgramArgsInput,
-  xdpProgramArgsSchema,
-} from "./xdp/programArgs";
+import { hostKeyWarnings, type NodeAttachment, xdpProgramArgsSchema } from "./xdp/programArgs";
 
 /**
  * The provider Pulumi serializes into state: plain functions that load the implementation at run
@@ -26,14 +22,98 @@ const provider: pulumi.dynamic.ResourceProvider = {
   delete: (id, props) => require("pulumi-calico-xdp/provider").delete(id, props),
 };
 
-export type XdpProgramArgs = Inputs<XdpProgramArgsInput> & {
+/** The arguments of an {@link XdpProgram}. */
+export interface XdpProgramArgs {
+  /**
+   * The nodes to attach on, unique by name and by what their connection reaches. Adding a node attaches
+   * there, removing one detaches there; the other nodes are not touched.
+   */
+  readonly nodes: pulumi.Input<pulumi.Input<XdpNodeArgs>[]>;
+  /**
+   * The interface to attach to on every node, e.g. `eth0`. Changing it attaches on the new interface
+   * before detaching from the old one.
+   */
+  readonly interfaceName: pulumi.Input<string>;
+  /**
+   * `native` (driver), `generic` (skb, works everywhere, about as fast as iptables raw) or `auto`
+   * (native, else generic; the outputs record which).
+   * @default - "auto"
+   */
+  readonly mode?: pulumi.Input<"native" | "generic" | "auto">;
+  /**
+   * Replace an XDP program that someone else attached (Calico's `prefilter`, for instance). Without it,
+   * such a node fails with what was found and what to do.
+   * @default - false
+   */
+  readonly takeOver?: pulumi.Input<boolean>;
+  /**
+   * The untracked policy's ingress rules (Calico's Rule shape), compiled into the filter's maps; at most
+   * 64 rules and 1,000,000 addresses and CIDRs (with the selected sets' members). Give this or `source`.
+   * @default - none: `source` is required then
+   */
+  readonly rules?: pulumi.Input<pulumi.Input<RuleArgs>[]>;
+  /**
+   * Failsafe inbound ports, always passed, checked before the rules.
+   * @default - `felixConfiguration`'s, else Calico's defaults (tcp 22, udp 68, tcp 179, tcp 2379, tcp 2380, tcp 5473, tcp 6443, tcp 6666, tcp 6667)
+   */
+  readonly failsafeInbound?: pulumi.Input<pulumi.Input<ProtoPortArgs>[]>;
+  /**
+   * Failsafe outbound ports: inbound packets from these source ports (the replies) are always passed.
+   * @default - `felixConfiguration`'s, else Calico's defaults (udp 53, udp 67, tcp 179, tcp 2379, tcp 2380, tcp 5473, tcp 6443, tcp 6666, tcp 6667)
+   */
+  readonly failsafeOutbound?: pulumi.Input<pulumi.Input<ProtoPortArgs>[]>;
   /**
    * Take the failsafe lists from this FelixConfiguration, so XDP and Felix never keep different ports
    * open. Giving `failsafeInbound`/`failsafeOutbound` too is allowed only when they are the same lists.
    * @default - none: the lists given, else Calico's defaults
    */
   readonly felixConfiguration?: FelixConfiguration;
-};
+  /**
+   * GlobalNetworkSets the rules' selectors can match: a set's members are decided in XDP. Changing a
+   * set's nets rewrites the maps only.
+   * @default - none
+   */
+  readonly networkSets?: pulumi.Input<pulumi.Input<XdpNetworkSetArgs>[]>;
+  /**
+   * HostEndpoints the rules' selectors can match.
+   * @default - none
+   */
+  readonly hostEndpoints?: pulumi.Input<pulumi.Input<XdpHostEndpointArgs>[]>;
+  /**
+   * `open`: an address of no given object is unknown to a selector, and Calico decides its packets;
+   * `closed`: the given objects are all the selectors can match.
+   * @default - "open"
+   */
+  readonly selectorScope?: pulumi.Input<"open" | "closed">;
+  /**
+   * Drop what the rules deny. `false` is shadow mode: the filter passes every packet and counts, per
+   * rule and as `shadow-deny`, what it would have dropped; switching is an update of the maps only.
+   * @default - true
+   */
+  readonly enforce?: pulumi.Input<boolean>;
+  /**
+   * Absolute path to your own XDP C source, built with the same clang flags; instead of `rules`.
+   * @default - none: the policy filter, compiled from `rules`
+   */
+  readonly source?: pulumi.Input<string>;
+  /**
+   * The ELF section of the program in `source`.
+   * @default - "xdp"
+   */
+  readonly section?: pulumi.Input<string>;
+  /**
+   * How many nodes to work on at once.
+   * @default - 8
+   */
+  readonly concurrency?: pulumi.Input<number>;
+  /**
+   * Let destroy (and node removal) succeed when a node cannot be reached, leaving whatever is on that
+   * node. Takes effect once applied: delete runs with the inputs in state.
+   * @default - false: destroy fails naming the unreachable nodes and keeps the resource in state
+   */
+  readonly force?: pulumi.Input<boolean>;
+}
+true satisfies ArgsMatch<Omit<XdpProgramArgs, "felixConfiguration">, z.input<typeof xdpProgramArgsSchema>>;
 
 const DIRECTIONS = [
   ["failsafeInbound", "failsafeInboundHostPorts"],

@@ -31,11 +31,11 @@ export interface DosDenylistConfig {
  * members in the driver; every other packet goes on to Calico's rules.
  */
 export function dosDenylist(config: DosDenylistConfig) {
-  const opts: pulumi.ComponentResourceOptions = config.renderYamlTo
-    ? {
-        providers: { kubernetes: new k8s.Provider("render", { renderYamlToDirectory: config.renderYamlTo }) },
-      }
-    : {};
+  const opts = {
+    provider: config.renderYamlTo
+      ? new k8s.Provider("render", { renderYamlToDirectory: config.renderYamlTo })
+      : undefined,
+  };
   const denyList = new GlobalNetworkSet(
     "dos-deny-list",
     { nets: [...config.denyNets], labels: { "dos-deny-list": "true" } },

@@ -25,11 +25,11 @@ export interface RedisHostConfig {
 
 /** The redis-host stack: a HostEndpoint per Redis node, one untracked policy, and its XDP filter. */
 export function redisHost(config: RedisHostConfig) {
-  const opts: pulumi.ComponentResourceOptions = config.renderYamlTo
-    ? {
-        providers: { kubernetes: new k8s.Provider("render", { renderYamlToDirectory: config.renderYamlTo }) },
-      }
-    : {};
+  const opts = {
+    provider: config.renderYamlTo
+      ? new k8s.Provider("render", { renderYamlToDirectory: config.renderYamlTo })
+      : undefined,
+  };
   const hostEndpoints = config.nodes.map(
     (node) =>
       new HostEndpoint(

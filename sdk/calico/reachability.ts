@@ -17,20 +17,11 @@ import {
 import type { EntityRule, Rule } from "./rule";
 import { exactEnum, strictObject } from "./zodkit";
 
+/** Documented on ReachableFlowArgs (sdk/inputs.ts). */
 export const reachableFlowSchema = strictObject({
-  /**
-   * The clients: an address or a CIDR.
-   * @default - every address, IPv4 and IPv6
-   */
   from: networkSetNetSchema.optional(),
-  /**
-   * The host's address the clients connect to.
-   * @default - any address of the host
-   */
   to: networkSetNetSchema.optional(),
-  /** @default - "TCP" */
   protocol: exactEnum(HOST_PORT_PROTOCOLS, "a protocol").default("TCP"),
-  /** The destination port, 0..65535. */
   port: z.number().int().min(0).max(65535),
 });
 export type ReachableFlow = z.output<typeof reachableFlowSchema>;

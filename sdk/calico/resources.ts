@@ -173,16 +173,14 @@ export const globalNetworkSetSpecSchema = strictObject({
 });
 export type GlobalNetworkSetSpec = z.output<typeof globalNetworkSetSpecSchema>;
 
+/** Documented on ProtoPortArgs (sdk/inputs.ts). */
 export const protoPortSchema = strictObject({
-  /** `TCP`, `UDP` or `SCTP`, rendered in upper case (Felix reads any case). */
   protocol: z
     .string()
     .transform((p) => p.toUpperCase())
     .pipe(exactEnum(HOST_PORT_PROTOCOLS, "a failsafe protocol"))
     .default("TCP"),
-  /** Port number, 0..65535. */
   port: z.number().int().min(0).max(65535),
-  /** Only traffic from (inbound) or to (outbound) this CIDR; host bits are cleared, as iptables would. */
   net: checkedString((net) => (parseCidr(net).ok ? undefined : "is not a CIDR"))
     .transform((net) => normalizeCidr(net)!)
     .optional(),

@@ -85,10 +85,9 @@ export const annotationsSchema = z
   })
   .transform(sortKeys);
 
+/** Documented on IcmpArgs, EntityRuleArgs and RuleArgs (sdk/inputs.ts), which are checked against these. */
 export const icmpSchema = strictObject({
-  /** ICMP type, 0..254. */
   type: z.number().int().min(0).max(254).optional(),
-  /** ICMP code, 0..255; needs `type`. */
   code: z.number().int().min(0).max(255).optional(),
 }).superRefine((icmp, ctx) => {
   if (icmp.code !== undefined && icmp.type === undefined) {
@@ -106,26 +105,17 @@ const nonEmpty = <T extends z.ZodType>(item: T) =>
     .min(1, "must not be empty: Calico reads [] as no restriction, so omit the field to match everything");
 
 export const entityRuleSchema = strictObject({
-  /** Match packets whose address is in one of these CIDRs (explicit prefix, host bits clear). */
   nets: nonEmpty(netSchema).optional(),
-  /** Match packets whose address is in none of these CIDRs. */
   notNets: nonEmpty(notNetSchema).optional(),
-  /** Match endpoints (and GlobalNetworkSets) selected by this Calico selector. */
   selector: selectorSchema("selector").optional(),
-  /** Match endpoints not selected by this selector. */
   notSelector: selectorSchema("any").optional(),
-  /** Match endpoints in namespaces selected by this selector (`global()` for non-namespaced ones). */
   namespaceSelector: selectorSchema("namespaceSelector").optional(),
-  /** Ports: numbers, `"a:b"` ranges, or named ports. */
   ports: nonEmpty(portSchema).optional(),
-  /** Ports not to match. */
   notPorts: nonEmpty(portSchema).optional(),
-  /** Match workloads running as these service accounts. */
   serviceAccounts: strictObject({
     names: nonEmpty(z.string()).optional(),
     selector: selectorSchema("any").optional(),
   }).optional(),
-  /** Match the endpoints of a Kubernetes Service; excludes every other matcher. */
   services: strictObject({
     name: checkedString((v) => resourceNameProblem(v)),
     namespace: checkedString((v) => resourceNameProblem(v)).optional(),
@@ -134,30 +124,17 @@ export const entityRuleSchema = strictObject({
 export type EntityRule = z.output<typeof entityRuleSchema>;
 
 const ruleShape = {
-  /** What to do with a matching packet: `Allow`, `Deny`, `Log` or `Pass` (exact case). */
   action: exactEnum(ACTIONS, "an action"),
-  /** `TCP`, `UDP`, `ICMP`, `ICMPv6`, `SCTP`, `UDPLite` (exact case) or a protocol number 1..255. */
   protocol: protocolSchema.optional(),
-  /** Match packets whose protocol is not this one. */
   notProtocol: protocolSchema.optional(),
-  /** Restrict the rule to IPv4 (4) or IPv6 (6). */
   ipVersion: z.union([z.literal(4), z.literal(6)], { error: "must be 4 or 6" }).optional(),
-  /** ICMP type/code to match; needs protocol ICMP or ICMPv6. */
   icmp: icmpSchema.optional(),
-  /** ICMP type/code not to match; needs protocol ICMP or ICMPv6. */
   notICMP: icmpSchema.optional(),
-  /** Matchers on the packet's source. */
   source: entityRuleSchema.optional(),
-  /** Matchers on the packet's destination. */
   destination: entityRuleSchema.optional(),
-  /** Free-form annotations kept on the rule: keys are qualified names, 256 kB in all. */
   metadata: strictObject({
     annotations: annotationsSchema.optional(),
   }).optional(),
-  /**
-   * Deliberately refused: HTTP matches are Calico's application layer policy, enforced by a proxy beside
-   * workloads; an untracked host endpoint policy has none, so the rule would not do what it says.
-   */
   http: z
     .unknown()
     .superRefine((_, ctx) => {

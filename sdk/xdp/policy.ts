@@ -16,12 +16,10 @@ import { MAX_CIDRS, MAX_FAILSAFE, MAX_RULES } from "./layout";
 import { memberCount, resolvesSelectors } from "./members";
 
 /** A GlobalNetworkSet as a selector sees it: its labels, and the addresses it holds. */
+/** Documented on XdpNetworkSetArgs (sdk/inputs.ts). */
 export const xdpNetworkSetSchema = strictObject({
-  /** The set's Calico name. */
   name: resourceNameSchema,
-  /** @default - none */
   labels: labelsSchema.default({}),
-  /** IP addresses and CIDRs (host bits allowed), as in the GlobalNetworkSet. */
   nets: z.array(z.string({ error: "must be a string" })),
 }).superRefine((set, ctx) => {
   // Checked here, not per entry, so the message can name the set.
@@ -39,12 +37,10 @@ export type XdpNetworkSet = z.output<typeof xdpNetworkSetSchema>;
 export type XdpNetworkSetInput = z.input<typeof xdpNetworkSetSchema>;
 
 /** A HostEndpoint as a selector sees it: its labels, and the addresses Felix puts in IP sets for it. */
+/** Documented on XdpHostEndpointArgs (sdk/inputs.ts). */
 export const xdpHostEndpointSchema = strictObject({
-  /** The endpoint's Calico name. */
   name: resourceNameSchema,
-  /** @default - none */
   labels: labelsSchema.default({}),
-  /** @default - none: the endpoint has no address a selector could match here */
   expectedIPs: z.array(ipAddressSchema).default([]),
 });
 export type XdpHostEndpoint = z.output<typeof xdpHostEndpointSchema>;

@@ -20,37 +20,24 @@ const HOST_KEY =
 /** A secret: never quoted back in a message, so it cannot leak through an error or a preview. */
 const secretString = z.string({ error: "must be a string" }).min(1, "is empty");
 
-/** How to dial one SSH server; the same fields as `@pulumi/command`'s `remote.ConnectionArgs`. */
+/** How to dial one SSH server: documented on SshEndpointArgs (sdk/inputs.ts). */
 const sshEndpoint = {
-  /** The address or DNS name of the node's SSH server. */
   host: checkedString((v) =>
     isIP(v) !== 0 || HOST_NAME.test(v) ? undefined : "is not an IP address or a DNS name",
   ),
-  /** @default - 22 */
   port: z.number().int().min(1).max(65535).default(22),
-  /** @default - "root" (attaching XDP programs needs CAP_NET_ADMIN and CAP_BPF) */
   user: checkedString((v) => (USER_NAME.test(v) ? undefined : "is not a user name")).default("root"),
-  /** The private key in OpenSSH or PEM form; pass a Pulumi secret (it is kept secret in state either way). */
   privateKey: secretString.optional(),
-  /** The passphrase of an encrypted `privateKey`. */
   privateKeyPassword: secretString.optional(),
-  /** An ssh-agent socket to authenticate with instead of (or before) `privateKey`. */
   agentSocketPath: checkedString((v) =>
     v.startsWith("/") && !v.includes("\0") ? undefined : "must be an absolute path",
   ).optional(),
-  /**
-   * The server's host key, pinned: an OpenSSH public key line (`ssh-ed25519 AAAA...`, as in
-   * `/etc/ssh/ssh_host_ed25519_key.pub`) or its `SHA256:` fingerprint (`ssh-keygen -lf`).
-   * @default - not verified: any host key is accepted, with a warning
-   */
   hostKey: checkedString((v) =>
     HOST_KEY.test(v.trim())
       ? undefined
       : "is not a host key: give the public key line (ssh-ed25519 AAAA...) or its SHA256: fingerprint",
   ).optional(),
-  /** Connection attempts before the node counts as unreachable. @default - 10 */
   dialErrorLimit: z.number().int().min(1).max(100).default(10),
-  /** Seconds one attempt (TCP connect and SSH handshake) may take. @default - 15 */
   perDialTimeout: z.number().int().min(1).max(600).default(15),
 };
 
@@ -61,13 +48,10 @@ export const connectionSchema = z.discriminatedUnion(
   "type",
   [
     strictObject({
-      /** This machine's own network namespace. */
       type: z.literal("local"),
     }),
     strictObject({
-      /** A network namespace on this machine (`ip netns`): what tests and the demo use. */
       type: z.literal("netns"),
-      /** Its name under /run/netns. */
       netns: checkedString((v) =>
         NETNS_NAME.test(v) && v !== "." && v !== ".."
           ? undefined
@@ -75,10 +59,8 @@ export const connectionSchema = z.discriminatedUnion(
       ),
     }),
     strictObject({
-      /** A remote host reached over SSH; it needs `ip` and `bpftool` (bpffs is mounted if absent). */
       type: z.literal("ssh"),
       ...sshEndpoint,
-      /** A bastion to tunnel through. @default - dial the node directly */
       proxy: sshProxySchema.optional(),
     }),
   ],
@@ -140,10 +122,9 @@ export function hostKeyWarnings(subject: string, nodes: readonly { name: string;
   return warnings;
 }
 
+/** Documented on XdpNodeArgs and the connection types (sdk/inputs.ts). */
 export const xdpNodeSchema = strictObject({
-  /** The node's name (the Calico/Kubernetes node name); unique within the resource. */
   name: checkedString((v) => resourceNameProblem(v)),
-  /** How to reach the node. */
   connection: connectionSchema,
 });
 export type XdpNode = z.output<typeof xdpNodeSchema>;
@@ -161,11 +142,8 @@ const section = checkedString((v) =>
 
 export const XDP_MODES = ["native", "generic", "auto"] as const;
 
+/** Documented on XdpProgramArgs (sdk/xdpProgram.ts), which is checked against it. */
 export const xdpProgramArgsSchema = strictObject({
-  /**
-   * The nodes to attach on, unique by name and by what their connection reaches. Adding a node attaches
-   * there, removing one detaches there; the other nodes are not touched.
-   */
   nodes: z
     .array(xdpNodeSchema)
     .min(1, "must name at least one node")
@@ -196,69 +174,20 @@ export const xdpProgramArgsSchema = strictObject({
    * before detaching from the old one.
    */
   interfaceName,
-  /**
-   * `native` (driver), `generic` (skb, works everywhere, about as fast as iptables raw) or `auto`
-   * (native, else generic; the outputs record which).
-   * @default - "auto"
-   */
   mode: exactEnum(XDP_MODES, "an XDP mode").default("auto"),
-  /**
-   * Replace an XDP program that someone else attached (Calico's `prefilter`, for instance). Without it,
-   * such a node fails with what was found and what to do.
-   * @default - false
-   */
   takeOver: z.boolean().default(false),
-  /**
-   * The untracked policy's ingress rules (Calico's Rule shape), compiled into the filter's maps; at most
-   * 64 rules and 1,000,000 addresses and CIDRs (with the selected sets' members). Give this or `source`.
-   */
   rules: xdpPolicySchema.shape.ingress.optional(),
-  /**
-   * Failsafe inbound ports, always passed, checked before the rules.
-   * @default - Calico's defaults (tcp 22, udp 68, tcp 179, tcp 2379, tcp 2380, tcp 5473, tcp 6443, tcp 6666, tcp 6667)
-   */
   failsafeInbound: xdpPolicySchema.shape.failsafeInbound,
-  /**
-   * Failsafe outbound ports: inbound packets from these source ports (the replies) are always passed.
-   * @default - Calico's defaults (udp 53, udp 67, tcp 179, tcp 2379, tcp 2380, tcp 5473, tcp 6443, tcp 6666, tcp 6667)
-   */
   failsafeOutbound: xdpPolicySchema.shape.failsafeOutbound,
-  /**
-   * GlobalNetworkSets the rules' selectors can match (`{ name, labels, nets }`): a set's members are
-   * decided in XDP. Changing a set's nets rewrites the maps only.
-   * @default - none
-   */
   networkSets: xdpPolicySchema.shape.networkSets,
-  /**
-   * HostEndpoints the rules' selectors can match (`{ name, labels, expectedIPs }`).
-   * @default - none
-   */
   hostEndpoints: xdpPolicySchema.shape.hostEndpoints,
-  /**
-   * `open`: an address of no given object is unknown to a selector, and Calico decides its packets;
-   * `closed`: the given objects are all the selectors can match.
-   * @default - "open"
-   */
   selectorScope: xdpPolicySchema.shape.selectorScope,
-  /**
-   * Drop what the rules deny. `false` is shadow mode: the filter passes every packet and counts, per
-   * rule and as `shadow-deny`, what it would have dropped; switching is an update of the maps only.
-   * @default - true
-   */
   enforce: xdpPolicySchema.shape.enforce,
-  /** Path to your own XDP C source, built with the same clang flags; instead of `policy`. */
   source: checkedString((v) =>
     v.startsWith("/") && !v.includes("\0") ? undefined : "must be an absolute path",
   ).optional(),
-  /** The ELF section of the program in `source`. @default - "xdp" */
   section: section.optional(),
-  /** How many nodes to work on at once. @default - 8 */
   concurrency: z.number().int().min(1).max(256).default(8),
-  /**
-   * Let destroy (and node removal) succeed when a node cannot be reached, leaving whatever is on that
-   * node. Takes effect once applied: delete runs with the inputs in state.
-   * @default - false: destroy fails naming the unreachable nodes and keeps the resource in state
-   */
   force: z.boolean().default(false),
 }).superRefine((args, ctx) => {
   for (const [i, node] of args.nodes.entries()) {
@@ -288,7 +217,6 @@ export const xdpProgramArgsSchema = strictObject({
     ctx.addIssue({ code: "custom", path: ["section"], message: "only applies to a custom source" });
   }
 });
-export type XdpProgramArgsInput = z.input<typeof xdpProgramArgsSchema>;
 
 /** The XDP policy an XdpProgram's args describe (rules empty for a custom source). */
 export function policyOf(

@@ -81,7 +81,7 @@ describe.skipIf(skip)(
     it("1. preview plans the HostEndpoint, UntrackedPolicy and XdpProgram and touches no node", async () => {
       const preview = await stack.preview();
       expect(preview.changeSummary.create).toBeGreaterThanOrEqual(5);
-      expect(preview.stdout).toMatch(/calico-xdp:index:HostEndpoint/);
+      expect(preview.stdout).toMatch(/kubernetes:projectcalico.org\/v3:HostEndpoint/);
       expect(preview.stdout).toMatch(/calico-xdp:index:UntrackedPolicy/);
       expect(preview.stdout).toMatch(/pulumi-nodejs:dynamic\/calico-xdp:XdpProgram/);
       expect(attachedId(tb.server.netns, tb.server.iface)).toBeUndefined();
