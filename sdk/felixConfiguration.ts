@@ -115,7 +115,12 @@ export class FelixConfiguration extends k8s.apiextensions.CustomResourcePatch {
     super(
       name,
       calicoResourceArgs("FelixConfiguration", rendered, apiVersion),
-      calicoObjectOptions(name, "calico-xdp:index:FelixConfiguration", opts),
+      calicoObjectOptions(
+        name,
+        "calico-xdp:index:FelixConfiguration",
+        `kubernetes:${apiVersion}:FelixConfigurationPatch`,
+        opts,
+      ),
     );
     const output = <T>(f: (a: ValidFelixConfigurationArgs) => T) => asOutput(derive(checked, f));
     this.rendered = asOutput(rendered);

@@ -3,12 +3,12 @@ import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import {
   type ArgsMatch,
-  asOutput,
   calicoObjectOptions,
   calicoResourceArgs,
   checkArgs,
   derive,
   plainApiVersion,
+  Views,
 } from "./args";
 import { toDnsName } from "./calico/names";
 import { type CalicoObject, renderGlobalNetworkSet } from "./calico/render";
@@ -63,37 +63,72 @@ export function renderGlobalNetworkSetArgs(name: string, args: ValidGlobalNetwor
   );
 }
 
+/** What policies read from a GlobalNetworkSet. */
+export interface NetworkSetView {
+  readonly resourceName: string;
+  readonly selector: string;
+  readonly nets: string[];
+  readonly labels: Record<string, string>;
+  readonly rendered: CalicoObject;
+}
+
+/** Internal: each GlobalNetworkSet's view, for the policies whose selectors match it. */
+export const networkSetViews = new Views<GlobalNetworkSet, NetworkSetView>();
+
 /**
  * A Calico GlobalNetworkSet: a labelled list of CIDRs that rule selectors can refer to. The resource is
  * the Calico object itself (a `CustomResource` of kind GlobalNetworkSet).
  */
 export class GlobalNetworkSet extends k8s.apiextensions.CustomResource {
   /** The Calico resource name. */
-  readonly resourceName: pulumi.Output<string>;
+  get resourceName(): pulumi.Output<string> {
+    return networkSetViews.output(this, (v) => v.resourceName);
+  }
   /** A selector matching this set's labels, for a rule's `source.selector`. */
-  readonly selector: pulumi.Output<string>;
+  get selector(): pulumi.Output<string> {
+    return networkSetViews.output(this, (v) => v.selector);
+  }
   /** The set's nets. */
-  readonly nets: pulumi.Output<string[]>;
+  get nets(): pulumi.Output<string[]> {
+    return networkSetViews.output(this, (v) => v.nets);
+  }
   /** The set's labels, which rule selectors match. */
-  readonly labels: pulumi.Output<Record<string, string>>;
+  get labels(): pulumi.Output<Record<string, string>> {
+    return networkSetViews.output(this, (v) => v.labels);
+  }
   /** The rendered Calico object. */
-  readonly rendered: pulumi.Output<CalicoObject>;
+  get rendered(): pulumi.Output<CalicoObject> {
+    return networkSetViews.output(this, (v) => v.rendered);
+  }
 
   constructor(name: string, args: GlobalNetworkSetArgs, opts?: pulumi.CustomResourceOptions) {
     const subject = `GlobalNetworkSet "${name}"`;
     const apiVersion = plainApiVersion(args.apiVersion, subject, opts?.parent);
     const checked = checkArgs(globalNetworkSetArgsSchema, { ...args, apiVersion }, subject, opts?.parent);
-    const rendered = derive(checked, (a) => renderGlobalNetworkSetArgs(name, a));
+    const view = derive(checked, (a): NetworkSetView => {
+      const rendered = renderGlobalNetworkSetArgs(name, a);
+      return {
+        resourceName: rendered.metadata.name,
+        selector: selector.matchLabels(a.labels),
+        nets: a.nets,
+        labels: a.labels,
+        rendered,
+      };
+    });
     super(
       name,
-      calicoResourceArgs("GlobalNetworkSet", rendered, apiVersion),
-      calicoObjectOptions(name, "calico-xdp:index:GlobalNetworkSet", opts),
+      calicoResourceArgs(
+        "GlobalNetworkSet",
+        derive(view, (v) => v.rendered),
+        apiVersion,
+      ),
+      calicoObjectOptions(
+        name,
+        "calico-xdp:index:GlobalNetworkSet",
+        `kubernetes:${apiVersion}:GlobalNetworkSet`,
+        opts,
+      ),
     );
-    const output = <T>(f: (a: ValidGlobalNetworkSetArgs) => T) => asOutput(derive(checked, f));
-    this.rendered = asOutput(rendered);
-    this.resourceName = asOutput(derive(rendered, (r) => r.metadata.name));
-    this.selector = output((a) => selector.matchLabels(a.labels));
-    this.nets = output((a) => a.nets);
-    this.labels = output((a) => a.labels);
+    networkSetViews.set(this, view);
   }
 }

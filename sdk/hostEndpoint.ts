@@ -3,12 +3,12 @@ import * as pulumi from "@pulumi/pulumi";
 import type { z } from "zod";
 import {
   type ArgsMatch,
-  asOutput,
   calicoObjectOptions,
   calicoResourceArgs,
   checkArgs,
   derive,
   plainApiVersion,
+  Views,
 } from "./args";
 import { toDnsName } from "./calico/names";
 import { type CalicoObject, renderHostEndpoint } from "./calico/render";
@@ -128,6 +128,32 @@ export function renderHostEndpointArgs(name: string, args: ValidHostEndpointArgs
   );
 }
 
+/** What policies read from a HostEndpoint. */
+export interface EndpointView {
+  readonly resourceName: string;
+  readonly labels: Record<string, string>;
+  readonly selector: string;
+  readonly interfaceName: string | undefined;
+  readonly expectedIPs: string[];
+  readonly rendered: CalicoObject;
+}
+
+/** Internal: each HostEndpoint's view, for the policies that select it. */
+export const endpointViews = new Views<HostEndpoint, EndpointView>();
+
+/** Pure: validated args -> what policies read from the endpoint, its rendered object among it. */
+export function endpointView(name: string, args: ValidHostEndpointArgs): EndpointView {
+  const rendered = renderHostEndpointArgs(name, args);
+  return {
+    resourceName: rendered.metadata.name,
+    labels: args.labels,
+    selector: Object.keys(args.labels).length ? selector.matchLabels(args.labels) : "!all()",
+    interfaceName: args.interfaceName,
+    expectedIPs: args.expectedIPs ?? [],
+    rendered,
+  };
+}
+
 /**
  * A Calico HostEndpoint: puts a node's interface under Calico policy.
  *
@@ -139,28 +165,50 @@ export function renderHostEndpointArgs(name: string, args: ValidHostEndpointArgs
  */
 export class HostEndpoint extends k8s.apiextensions.CustomResource {
   /** The Calico resource name. */
-  readonly resourceName: pulumi.Output<string>;
+  get resourceName(): pulumi.Output<string> {
+    return endpointViews.output(this, (v) => v.resourceName);
+  }
   /** The endpoint's labels. */
-  readonly labels: pulumi.Output<Record<string, string>>;
+  get labels(): pulumi.Output<Record<string, string>> {
+    return endpointViews.output(this, (v) => v.labels);
+  }
   /** A Calico selector matching exactly this endpoint's labels (`!all()`, nothing, when it has none). */
-  readonly selector: pulumi.Output<string>;
+  get selector(): pulumi.Output<string> {
+    return endpointViews.output(this, (v) => v.selector);
+  }
   /** The protected interface (`"*"` for all). */
-  readonly interfaceName: pulumi.Output<string | undefined>;
+  get interfaceName(): pulumi.Output<string | undefined> {
+    return endpointViews.output(this, (v) => v.interfaceName);
+  }
   /** The endpoint's expected IPs: what a selector matching it holds, in Felix's IP sets and in XDP. */
-  readonly expectedIPs: pulumi.Output<string[]>;
+  get expectedIPs(): pulumi.Output<string[]> {
+    return endpointViews.output(this, (v) => v.expectedIPs);
+  }
   /** The rendered Calico object. */
-  readonly rendered: pulumi.Output<CalicoObject>;
+  get rendered(): pulumi.Output<CalicoObject> {
+    return endpointViews.output(this, (v) => v.rendered);
+  }
 
   constructor(name: string, args: HostEndpointArgs, opts?: pulumi.CustomResourceOptions) {
     const subject = `HostEndpoint "${name}"`;
     const apiVersion = plainApiVersion(args.apiVersion, subject, opts?.parent);
     const checked = checkArgs(hostEndpointArgsSchema, { ...args, apiVersion }, subject, opts?.parent);
-    const rendered = derive(checked, (a) => renderHostEndpointArgs(name, a));
+    const view = derive(checked, (a) => endpointView(name, a));
     super(
       name,
-      calicoResourceArgs("HostEndpoint", rendered, apiVersion),
-      calicoObjectOptions(name, "calico-xdp:index:HostEndpoint", opts),
+      calicoResourceArgs(
+        "HostEndpoint",
+        derive(view, (v) => v.rendered),
+        apiVersion,
+      ),
+      calicoObjectOptions(
+        name,
+        "calico-xdp:index:HostEndpoint",
+        `kubernetes:${apiVersion}:HostEndpoint`,
+        opts,
+      ),
     );
+    endpointViews.set(this, view);
     derive(checked, (a) => {
       if (a.defaultAction === "Deny") {
         pulumi.log.warn(
@@ -169,12 +217,5 @@ export class HostEndpoint extends k8s.apiextensions.CustomResource {
         );
       }
     });
-    const output = <T>(f: (a: ValidHostEndpointArgs) => T) => asOutput(derive(checked, f));
-    this.rendered = asOutput(rendered);
-    this.resourceName = asOutput(derive(rendered, (r) => r.metadata.name));
-    this.labels = output((a) => a.labels);
-    this.selector = output((a) => (Object.keys(a.labels).length ? selector.matchLabels(a.labels) : "!all()"));
-    this.interfaceName = output((a) => a.interfaceName);
-    this.expectedIPs = output((a) => a.expectedIPs ?? []);
   }
 }

@@ -4,12 +4,13 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { z } from "zod";
+import { allValid, asOutput } from "./args";
 import { toDnsName } from "./calico/names";
 import { type CalicoObject, renderGlobalNetworkPolicy } from "./calico/render";
 import { type ApiVersion, globalNetworkPolicySpecSchema } from "./calico/resources";
 import { selector as selectorBuilder } from "./calico/selector";
 import { formatIssues, ValidationError } from "./calico/zodkit";
-import type { HostEndpoint } from "./hostEndpoint";
+import { endpointViews, type HostEndpoint } from "./hostEndpoint";
 
 /**
  * A component's GlobalNetworkPolicy from the spec it builds: checked once more as a whole (the
@@ -53,19 +54,13 @@ export function selectorOf(
   subject: string,
   allInterfaces = false,
 ): pulumi.Output<string> {
-  const endpoints = hostEndpoints.map((hep) =>
-    pulumi
-      .all([hep.selector, hep.interfaceName, hep.resourceName, hep.labels])
-      .apply(([selector, interfaceName, resourceName, labels]) => ({
-        selector,
-        interfaceName,
-        resourceName,
-        labelled: Object.keys(labels).length > 0,
-      })),
+  return asOutput(allValid(hostEndpoints.map((hep) => endpointViews.get(hep)))).apply((views) =>
+    selectorForHostEndpoints(
+      views.map((v) => ({ ...v, labelled: Object.keys(v.labels).length > 0 })),
+      subject,
+      allInterfaces,
+    ),
   );
-  return pulumi
-    .all(endpoints)
-    .apply((resolved) => selectorForHostEndpoints(resolved, subject, allInterfaces));
 }
 
 /** Pure: the selector matching any of the endpoints; refuses all-interfaces endpoints unless `allInterfaces`. */

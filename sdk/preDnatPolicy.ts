@@ -110,7 +110,12 @@ export class PreDnatPolicy extends k8s.apiextensions.CustomResource {
     super(
       name,
       calicoResourceArgs("GlobalNetworkPolicy", rendered, apiVersion),
-      calicoObjectOptions(name, "calico-xdp:index:PreDnatPolicy", opts),
+      calicoObjectOptions(
+        name,
+        "calico-xdp:index:PreDnatPolicy",
+        `kubernetes:${apiVersion}:GlobalNetworkPolicy`,
+        opts,
+      ),
     );
     this.selector = policySelector;
     this.rendered = rendered;

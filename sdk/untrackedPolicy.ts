@@ -2,9 +2,12 @@ import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import {
   type ArgsMatch,
+  allValid,
   calicoCustomResource,
   containsUnresolved,
+  derive,
   plainApiVersion,
+  type Valid,
   validateArgs,
 } from "./args";
 import {
@@ -25,8 +28,8 @@ import { egressRuleSchema, ingressRuleSchema, selectorSchema } from "./calico/ru
 import { felixXdpEligibility, mirrorReturnRules, policyTypes, type XdpEligibility } from "./calico/untracked";
 import { exactEnum, formatIssues, parseOrThrow, strictObject, ValidationError } from "./calico/zodkit";
 import type { FelixConfiguration } from "./felixConfiguration";
-import { GlobalNetworkSet } from "./globalNetworkSet";
-import { HostEndpoint } from "./hostEndpoint";
+import { GlobalNetworkSet, networkSetViews } from "./globalNetworkSet";
+import { endpointViews, HostEndpoint } from "./hostEndpoint";
 import { checkTarget, renderPolicyOf, selectorOf } from "./hostEndpointPolicy";
 import type { ReachableFlowArgs, RuleArgs, XdpHostEndpointArgs, XdpNetworkSetArgs } from "./inputs";
 import { separateCredentials } from "./xdp/credentials";
@@ -238,7 +241,9 @@ export class UntrackedPolicy extends pulumi.ComponentResource {
     // The policy is validated without the nodes' SSH secrets, so nothing rendered from it turns secret;
     // the XdpProgram child gets the nodes as given and checks the secrets itself.
     const { xdp: xdpArgs, ...policyArgs } = rest;
-    const ownEndpoints = pulumi.all((hostEndpoints ?? []).map(asXdpHostEndpoint));
+    const ownEndpoints = allValid(
+      (hostEndpoints ?? []).map((hep) => asXdpHostEndpoint(hep) as Valid<unknown>),
+    );
     let xdpNodes: unknown;
     let publicXdp: unknown;
     let felixConfiguration: FelixConfiguration | undefined;
@@ -407,12 +412,10 @@ function selectable<C>(
     : [...items];
 }
 
-/** A network set as XDP sees it: a GlobalNetworkSet's outputs, or the object as given. */
+/** A network set as XDP sees it: a GlobalNetworkSet's view, or the object as given. */
 function asXdpNetworkSet(set: GlobalNetworkSet | pulumi.Input<XdpNetworkSetArgs>): pulumi.Input<unknown> {
   return set instanceof GlobalNetworkSet
-    ? pulumi
-        .all([set.resourceName, set.labels, set.nets])
-        .apply(([name, labels, nets]) => ({ name, labels, nets }))
+    ? derive(networkSetViews.get(set), (v) => ({ name: v.resourceName, labels: v.labels, nets: v.nets }))
     : (set as pulumi.Input<unknown>);
 }
 
@@ -420,8 +423,10 @@ function asXdpHostEndpoint(
   endpoint: HostEndpoint | pulumi.Input<XdpHostEndpointArgs>,
 ): pulumi.Input<unknown> {
   return endpoint instanceof HostEndpoint
-    ? pulumi
-        .all([endpoint.resourceName, endpoint.labels, endpoint.expectedIPs])
-        .apply(([name, labels, expectedIPs]) => ({ name, labels, expectedIPs }))
+    ? derive(endpointViews.get(endpoint), (v) => ({
+        name: v.resourceName,
+        labels: v.labels,
+        expectedIPs: v.expectedIPs,
+      }))
     : (endpoint as pulumi.Input<unknown>);
 }
