@@ -11,8 +11,8 @@ import { engine } from "../support/engine";
 
 /** How 0.1.0 registered a Calico object: a component with the object as its child of the same name. */
 class FormerComponent extends pulumi.ComponentResource {
-  constructor(type: string, name: string, object: Calico, provider: k8s.Provider) {
-    super(type, name, {}, { provider });
+  constructor(type: string, name: string, object: Calico, opts: pulumi.ComponentResourceOptions) {
+    super(type, name, {}, opts);
     const { patch, ...args } = object;
     if (patch) new k8s.apiextensions.CustomResourcePatch(name, args, { parent: this });
     else new k8s.apiextensions.CustomResource(name, args, { parent: this });
@@ -63,6 +63,13 @@ const FORMER: readonly (readonly [string, string, Calico])[] = [
   ],
 ];
 
+/** The first endpoint's object for node redis-2. */
+const rackEndpoint = (object: Calico): Calico => ({
+  ...object,
+  metadata: { ...object.metadata, name: "redis-2-eth0" },
+  spec: { ...object.spec, node: "redis-2" },
+});
+
 describe("upgrading a stack from 0.1.0's component-wrapped Calico objects", () => {
   let work: string;
   beforeAll(() => {
@@ -82,10 +89,19 @@ describe("upgrading a stack from 0.1.0's component-wrapped Calico objects", () =
         stackName: "upgrade",
         program: async () => {
           const provider = new k8s.Provider("render", { renderYamlToDirectory: join(work, "yaml") });
+          // A user's own component around one endpoint: the alias must keep its parent too.
+          const rack = new pulumi.ComponentResource("example:index:Rack", "rack-1", {}, { provider });
           if (former) {
-            for (const [type, name, object] of FORMER) new FormerComponent(type, name, object, provider);
+            for (const [type, name, object] of FORMER) new FormerComponent(type, name, object, { provider });
+            const [type, , object] = FORMER[0]!;
+            new FormerComponent(type, "redis-2-eth0", rackEndpoint(object), { parent: rack });
             return;
           }
+          new HostEndpoint(
+            "redis-2-eth0",
+            { node: "redis-2", interfaceName: "eth0", labels: { hep: "redis-host" } },
+            { parent: rack },
+          );
           new HostEndpoint(
             "redis-1-eth0",
             { node: "redis-1", interfaceName: "eth0", labels: { hep: "redis-host" } },
@@ -105,10 +121,10 @@ describe("upgrading a stack from 0.1.0's component-wrapped Calico objects", () =
 
     former = false;
     const preview = await stack.preview({ diff: true });
-    // The stack, the provider and the three objects stay; nothing is created, updated or replaced.
-    expect(preview.changeSummary).toEqual({ same: 5, delete: 3 });
+    // The stack, the provider, the rack and the four objects stay; nothing is created, updated or replaced.
+    expect(preview.changeSummary).toEqual({ same: 7, delete: 4 });
     const up = await stack.up();
-    expect(up.summary.resourceChanges).toEqual({ same: 5, delete: 3 });
+    expect(up.summary.resourceChanges).toEqual({ same: 7, delete: 4 });
     const urns = (await stack.exportStack()).deployment.resources.map((r: { urn: string }) => r.urn);
     expect(urns.filter((u: string) => u.includes("calico-xdp:index:"))).toEqual([]);
     expect(urns).toContain(
@@ -116,6 +132,9 @@ describe("upgrading a stack from 0.1.0's component-wrapped Calico objects", () =
     );
     expect(urns).toContain(
       "urn:pulumi:upgrade::upgrade::kubernetes:projectcalico.org/v3:FelixConfigurationPatch::felix",
+    );
+    expect(urns).toContain(
+      "urn:pulumi:upgrade::upgrade::example:index:Rack$kubernetes:projectcalico.org/v3:HostEndpoint::redis-2-eth0",
     );
   }, 300_000);
 });
