@@ -1,0 +1,77 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createFloodbed, type Floodbed } from "../../bench/floodbed";
+import { buildGenerator, type Generator, sendFrames, writeSources } from "../../bench/livegen";
+import { readCounters } from "../../provider/bpf/bpftool";
+import * as provider from "../../provider/xdp/provider";
+import { REASONS } from "../../sdk/xdp/layout";
+import type { NodeAttachment } from "../../sdk/xdp/programArgs";
+import { testIdentity } from "../support/identity";
+import { kernelSkip } from "../support/kernel";
+
+const skip = kernelSkip();
+const DENY = REASONS.indexOf("deny");
+const PASS = REASONS.indexOf("no-match");
+
+/** 2001:2::/48 is IPv6's benchmarking range (RFC 5180), as 198.18.0.0/15 is IPv4's. */
+const DENIED = { v4: "198.18.7.1", v6: "2001:2::7:1" };
+const ALLOWED = { v4: "198.18.7.2", v6: "2001:2::7:2" };
+
+describe.skipIf(skip)("the live-frames traffic generator", () => {
+  let bed: Floodbed;
+  let gen: Generator;
+  let work: string;
+  let id: string | undefined;
+  let outs: Record<string, unknown> & { attachments: NodeAttachment[] };
+
+  beforeAll(async () => {
+    work = mkdtempSync(join(tmpdir(), "calico-xdp-trafficgen-"));
+    gen = await buildGenerator();
+    bed = createFloodbed();
+    const checked = await provider.check(
+      {},
+      {
+        identity: testIdentity(),
+        nodes: [{ name: "victim", connection: { type: "netns", netns: bed.victim.netns } }],
+        interfaceName: bed.victim.iface,
+        mode: "native",
+        rules: [
+          { action: "Deny", source: { nets: [`${DENIED.v4}/32`] } },
+          { action: "Deny", source: { nets: [`${DENIED.v6}/128`] } },
+        ],
+      },
+    );
+    expect(checked.failures ?? []).toEqual([]);
+    const created = await provider.create(checked.inputs as never);
+    id = created.id;
+    outs = created.outs as never;
+  }, 300_000);
+  afterAll(async () => {
+    try {
+      if (id) await provider.delete(id, outs as never);
+    } finally {
+      bed?.destroy();
+      if (work) rmSync(work, { recursive: true, force: true });
+    }
+  });
+
+  const verdicts = async () => {
+    const counters = await readCounters(join(outs.attachments[0]!.pinDir!, "verdict_stats"));
+    return { deny: counters[DENY]!.packets, pass: counters[PASS]!.packets };
+  };
+
+  it.each(["v4", "v6"] as const)(
+    "GIVEN %s sources alternating a denied and an allowed address WHEN it sends 10,000 frames THEN the victim's XDP filter decides every one, half of them denied",
+    async (family) => {
+      const before = await verdicts();
+      const file = writeSources(join(work, family), [DENIED[family], ALLOWED[family]]);
+      sendFrames(gen, bed, file, 10_000, family === "v6" ? { destination: "2001:2::253:1" } : {});
+      const after = await verdicts();
+      expect(after.deny - before.deny).toBe(5_000n);
+      expect(after.pass - before.pass).toBe(5_000n);
+    },
+    120_000,
+  );
+});
