@@ -3,9 +3,13 @@
  * rules (one per CIDR, as Felix renders a policy's nets without an IP set), iptables raw matching an
  * ipset `hash:net`, an nftables set, or nothing. Each can report how many packets it dropped.
  */
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { readCounters } from "../provider/bpf/bpftool";
+import { BPFFS, readCounters, updateEntries } from "../provider/bpf/bpftool";
 import { run } from "../provider/bpf/exec";
+import { localLoader } from "../provider/bpf/filter";
+import { loader } from "../provider/bpf/loader";
 import * as provider from "../provider/xdp/provider";
 import { REASONS } from "../sdk/xdp/layout";
 import type { NodeAttachment } from "../sdk/xdp/programArgs";
@@ -17,7 +21,7 @@ export interface Victim {
 }
 
 export interface DenyFilter {
-  readonly key: "none" | "xdp-native" | "xdp-generic" | "iptables" | "ipset" | "nftables";
+  readonly key: "none" | "xdp-native" | "xdp-generic" | "xdp-filter" | "iptables" | "ipset" | "nftables";
   readonly label: string;
   install(victim: Victim, cidrs: readonly string[]): Promise<void>;
   /** Packets it dropped so far (for `none`: packets the victim's interface received). */
@@ -49,6 +53,7 @@ function xdpFilter(mode: "native" | "generic"): DenyFilter {
       const checked = await provider.check(
         {},
         {
+          identity: randomBytes(8).toString("hex"),
           nodes: [{ name: "victim", connection: { type: "netns", netns: victim.netns } }],
           interfaceName: victim.iface,
           mode,
@@ -66,6 +71,80 @@ function xdpFilter(mode: "native" | "generic"): DenyFilter {
     async remove() {
       if (xdp) await provider.delete(xdp.id, xdp.outs as never);
       xdp = undefined;
+    },
+  };
+}
+
+/** xdp-tools' program for a default-allow IP filter (Debian package xdp-tools). */
+export const XDP_FILTER_OBJECT = `/usr/lib/${process.arch === "arm64" ? "aarch64" : "x86_64"}-linux-gnu/bpf/xdpfilt_alw_ip.o`;
+/** xdp-filter's map value flag for "match the source address". */
+export const XDP_FILTER_SRC = Buffer.from([1, 0, 0, 0, 0, 0, 0, 0]);
+const XDP_DROP = 1;
+/** max_entries of xdp-filter's filter_ipv4 in Debian's build. */
+export const XDP_FILTER_BUILT_ENTRIES = 10_000;
+
+/**
+ * Attaches a pinned XDP program natively on the victim's interface. Through nsenter, which changes only
+ * the network namespace: `ip netns exec` and `ip -n` mount a fresh /sys, without the bpffs pins.
+ */
+export const attachPinned = (victim: Victim, pin: string) =>
+  run("nsenter", [
+    `--net=/run/netns/${victim.netns}`,
+    "ip",
+    "link",
+    "set",
+    "dev",
+    victim.iface,
+    "xdpdrv",
+    "pinned",
+    pin,
+  ]);
+
+/** An IPv4 address as xdp-filter's filter_ipv4 key (network order). */
+const ipv4Key = (address: string) => Buffer.from(address.split(".").map(Number));
+
+/**
+ * xdp-tools' xdp-filter, its program loaded alone (libxdp's dispatcher cannot load on this kernel, see
+ * the README) and attached in native mode, its address map written in one batch: what
+ * `xdp-filter load` and one `xdp-filter ip` per address would leave, but with its address map grown to
+ * the list (it holds 10,000 as built, and refuses the rest). It matches exact addresses, so the deny list
+ * must be /32s.
+ */
+export function xdpToolsFilter(): DenyFilter {
+  let dir: string | undefined;
+  return {
+    key: "xdp-filter",
+    label: "xdp-tools xdp-filter, native",
+    async install(victim, cidrs) {
+      const hosts = cidrs.map((c) => {
+        const [address, prefix] = c.split("/");
+        if (prefix !== "32") throw new Error(`xdp-filter matches addresses, not ${c}`);
+        return address!;
+      });
+      dir = mkdtempSync(join(BPFFS, `calico-xdp-bench-${process.pid}-`));
+      try {
+        // Its address map holds 10,000 as built: grown to the list, as a user would have to rebuild it.
+        await loader.load(await localLoader(), XDP_FILTER_OBJECT, dir, "xdp", {
+          filter_ipv4: Math.max(XDP_FILTER_BUILT_ENTRIES, hosts.length),
+        });
+        await updateEntries(
+          hosts.map((h) => ({ map: join(dir!, "filter_ipv4"), key: ipv4Key(h), value: XDP_FILTER_SRC })),
+        );
+        await attachPinned(victim, join(dir, "prog"));
+      } catch (error) {
+        rmSync(dir, { recursive: true, force: true });
+        dir = undefined;
+        throw error;
+      }
+    },
+    async counted() {
+      const counters = await readCounters(join(dir!, "xdp_stats_map"));
+      return Number(counters[XDP_DROP]?.packets ?? 0n);
+    },
+    async remove(victim) {
+      await run("ip", ["-n", victim.netns, "link", "set", "dev", victim.iface, "xdpdrv", "off"]);
+      if (dir) rmSync(dir, { recursive: true, force: true });
+      dir = undefined;
     },
   };
 }

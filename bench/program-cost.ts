@@ -14,6 +14,7 @@ import { protocolNumber } from "../sdk/calico/ports";
 import { DEFAULT_FAILSAFE_INBOUND } from "../sdk/calico/resources";
 import type { RuleInput } from "../sdk/calico/rule";
 import { buildPacket } from "../sdk/xdp/packet";
+import { XDP_FILTER_OBJECT, XDP_FILTER_SRC } from "./denyFilters";
 import {
   barChart,
   formatSample,
@@ -29,10 +30,6 @@ const REPEAT = 1_000_000;
 const RUNS = 5;
 const CIDR_COUNTS = [10, 100, 1_000, 10_000, 100_000];
 const DENY_LIST = 5_000;
-/** xdp-tools' program for a default-allow IP filter (Debian package xdp-tools). */
-const XDP_FILTER_OBJECT = `/usr/lib/${process.arch === "arm64" ? "aarch64" : "x86_64"}-linux-gnu/bpf/xdpfilt_alw_ip.o`;
-/** xdp-filter's map value flag for "match the source address". */
-const XDP_FILTER_SRC = Buffer.from([1, 0, 0, 0, 0, 0, 0, 0]);
 const XDP_DROP = 1;
 const XDP_PASS = 2;
 

@@ -5,11 +5,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # etcd-server and openssl: the end-to-end tests' API server; prometheus: the metrics test's scraper;
-# netsniff-ng (trafgen), iptables, ipset, nftables and xdp-tools (xdp-filter): the benchmarks.
+# iptables, ipset, nftables and xdp-tools (xdp-filter): the benchmarks.
 # libbpf-dev, libelf-dev and zlib1g-dev: the static loader (bpf/loader.c).
 APT_PACKAGES=(clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool iproute2 redis-server redis-tools openssh-server openssh-client
   etcd-server openssl prometheus
-  netsniff-ng iptables ipset nftables xdp-tools)
+  iptables ipset nftables xdp-tools)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
