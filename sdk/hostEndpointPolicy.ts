@@ -1,6 +1,6 @@
 /**
- * What the policy components share: the host endpoints (or selector) a policy applies to, and the
- * GlobalNetworkPolicy they render.
+ * What UntrackedPolicy and PreDnatPolicy share: the host endpoints (or selector) a policy applies to,
+ * and the GlobalNetworkPolicy they render.
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { z } from "zod";
@@ -13,8 +13,8 @@ import { formatIssues, ValidationError } from "./calico/zodkit";
 import { endpointViews, type HostEndpoint } from "./hostEndpoint";
 
 /**
- * A component's GlobalNetworkPolicy from the spec it builds: checked once more as a whole (the
- * component's own parts were checked one by one), named as the component's resource.
+ * A policy's GlobalNetworkPolicy from the spec it builds: checked once more as a whole (its own parts
+ * were checked one by one), named as the Pulumi resource.
  */
 export function renderPolicyOf(
   subject: string,
