@@ -4,21 +4,17 @@
  * ipset `hash:net`, an nftables set, or nothing. Each can report how many packets it dropped.
  */
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
-import { BPFFS, readCounters, updateEntries } from "../provider/bpf/bpftool";
+import { readCounters, updateEntries } from "../provider/bpf/bpftool";
 import { run } from "../provider/bpf/exec";
-import { localLoader } from "../provider/bpf/filter";
-import { loader } from "../provider/bpf/loader";
 import * as provider from "../provider/xdp/provider";
 import { REASONS } from "../sdk/xdp/layout";
 import type { NodeAttachment } from "../sdk/xdp/programArgs";
 import { inNetns } from "./floodbed";
+import { attachPinned, detachXdp, loadPinned, type Victim } from "./pinned";
 
-export interface Victim {
-  readonly netns: string;
-  readonly iface: string;
-}
+export type { Victim } from "./pinned";
 
 export interface DenyFilter {
   readonly key: "none" | "xdp-native" | "xdp-generic" | "xdp-filter" | "iptables" | "ipset" | "nftables";
@@ -83,23 +79,6 @@ const XDP_DROP = 1;
 /** max_entries of xdp-filter's filter_ipv4 in Debian's build. */
 export const XDP_FILTER_BUILT_ENTRIES = 10_000;
 
-/**
- * Attaches a pinned XDP program natively on the victim's interface. Through nsenter, which changes only
- * the network namespace: `ip netns exec` and `ip -n` mount a fresh /sys, without the bpffs pins.
- */
-export const attachPinned = (victim: Victim, pin: string) =>
-  run("nsenter", [
-    `--net=/run/netns/${victim.netns}`,
-    "ip",
-    "link",
-    "set",
-    "dev",
-    victim.iface,
-    "xdpdrv",
-    "pinned",
-    pin,
-  ]);
-
 /** An IPv4 address as xdp-filter's filter_ipv4 key (network order). */
 const ipv4Key = (address: string) => Buffer.from(address.split(".").map(Number));
 
@@ -121,28 +100,27 @@ export function xdpToolsFilter(): DenyFilter {
         if (prefix !== "32") throw new Error(`xdp-filter matches addresses, not ${c}`);
         return address!;
       });
-      dir = mkdtempSync(join(BPFFS, `calico-xdp-bench-${process.pid}-`));
+      // Its address map holds 10,000 as built: grown to the list, as a user would have to rebuild it.
+      const loaded = await loadPinned(XDP_FILTER_OBJECT, {
+        filter_ipv4: Math.max(XDP_FILTER_BUILT_ENTRIES, hosts.length),
+      });
       try {
-        // Its address map holds 10,000 as built: grown to the list, as a user would have to rebuild it.
-        await loader.load(await localLoader(), XDP_FILTER_OBJECT, dir, "xdp", {
-          filter_ipv4: Math.max(XDP_FILTER_BUILT_ENTRIES, hosts.length),
-        });
         await updateEntries(
-          hosts.map((h) => ({ map: join(dir!, "filter_ipv4"), key: ipv4Key(h), value: XDP_FILTER_SRC })),
+          hosts.map((h) => ({ map: join(loaded, "filter_ipv4"), key: ipv4Key(h), value: XDP_FILTER_SRC })),
         );
-        await attachPinned(victim, join(dir, "prog"));
+        await attachPinned(victim, join(loaded, "prog"));
       } catch (error) {
-        rmSync(dir, { recursive: true, force: true });
-        dir = undefined;
+        rmSync(loaded, { recursive: true, force: true });
         throw error;
       }
+      dir = loaded;
     },
     async counted() {
       const counters = await readCounters(join(dir!, "xdp_stats_map"));
       return Number(counters[XDP_DROP]?.packets ?? 0n);
     },
     async remove(victim) {
-      await run("ip", ["-n", victim.netns, "link", "set", "dev", victim.iface, "xdpdrv", "off"]);
+      await detachXdp(victim);
       if (dir) rmSync(dir, { recursive: true, force: true });
       dir = undefined;
     },

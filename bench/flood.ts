@@ -9,13 +9,8 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BPFFS } from "../provider/bpf/bpftool";
-import { buildObject } from "../provider/bpf/build";
-import { run } from "../provider/bpf/exec";
-import { localLoader } from "../provider/bpf/filter";
-import { loader } from "../provider/bpf/loader";
 import { formatIp } from "../sdk/calico/cidr";
-import { attachPinned, DENY_FILTERS, type DenyFilter, type Victim, xdpToolsFilter } from "./denyFilters";
+import { DENY_FILTERS, type DenyFilter, xdpToolsFilter } from "./denyFilters";
 import {
   createFloodbed,
   type Floodbed,
@@ -24,16 +19,8 @@ import {
   startPinnedRedis,
 } from "./floodbed";
 import { buildGenerator, type Generator, sendFrames, startSteadyFlood, writeSources } from "./livegen";
-import {
-  barChart,
-  formatSample,
-  gitRevision,
-  machine,
-  publish,
-  ROOT,
-  type Sample,
-  summarize,
-} from "./report";
+import { attachPinned, benchProgram, detachXdp, type Victim, withLoaded } from "./pinned";
+import { barChart, formatSample, gitRevision, machine, publish, type Sample, summarize } from "./report";
 
 const LISTS = [5_000, 100_000];
 const RUNS = 3;
@@ -59,26 +46,16 @@ function sources(list: number, traffic: Traffic): string[] {
   return traffic === "denied" ? denied : denied.flatMap((d, i) => [d, allowed(i)]);
 }
 
-/** A bench program loaded and attached natively on the victim, for as long as `use` runs. */
+/** A bench program attached natively on the victim, for as long as `use` runs. */
 async function withProgram<T>(victim: Victim, file: string, use: () => Promise<T>): Promise<T> {
-  const dir = mkdtempSync(join(BPFFS, `calico-xdp-bench-${process.pid}-`));
-  try {
-    await loader.load(
-      await localLoader(),
-      (await buildObject(join(ROOT, "bench", "programs", file))).path,
-      dir,
-      "xdp",
-      {},
-    );
+  return withLoaded((await benchProgram(file)).path, async (dir) => {
     await attachPinned(victim, join(dir, "prog"));
     try {
       return await use();
     } finally {
-      await run("ip", ["-n", victim.netns, "link", "set", "dev", victim.iface, "xdpdrv", "off"]);
+      await detachXdp(victim);
     }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 }
 
 /** A filter on the skb path needs an XDP program on the veth to receive xdp_frames: one that passes all. */

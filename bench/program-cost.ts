@@ -3,28 +3,17 @@
  * program and a single-lookup baseline measured in the same run; and a deny list of 5,000 sources in
  * this filter, in xdp-tools' xdp-filter and in a minimal deny-list program. Run: npm run bench:program
  */
-import { mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { BPFFS, requireBpffs, runProgram, updateEntries, updateEntry } from "../provider/bpf/bpftool";
-import { buildObject } from "../provider/bpf/build";
-import { LoadedFilter, localLoader } from "../provider/bpf/filter";
-import { loader } from "../provider/bpf/loader";
+import { requireBpffs, runProgram, updateEntries, updateEntry } from "../provider/bpf/bpftool";
+import { LoadedFilter } from "../provider/bpf/filter";
 import { formatIp } from "../sdk/calico/cidr";
 import { protocolNumber } from "../sdk/calico/ports";
 import { DEFAULT_FAILSAFE_INBOUND } from "../sdk/calico/resources";
 import type { RuleInput } from "../sdk/calico/rule";
 import { buildPacket } from "../sdk/xdp/packet";
 import { XDP_FILTER_OBJECT, XDP_FILTER_SRC } from "./denyFilters";
-import {
-  barChart,
-  formatSample,
-  gitRevision,
-  machine,
-  publish,
-  ROOT,
-  type Sample,
-  summarize,
-} from "./report";
+import { benchProgram, withLoaded } from "./pinned";
+import { barChart, formatSample, gitRevision, machine, publish, type Sample, summarize } from "./report";
 
 const REPEAT = 1_000_000;
 const RUNS = 5;
@@ -38,19 +27,6 @@ async function measure(progPin: string, frame: Buffer): Promise<Sample> {
   for (let i = 0; i < RUNS; i++) runs.push((await runProgram(progPin, frame, REPEAT)).durationNs);
   return summarize(runs);
 }
-
-/** Loads an object's XDP program and its maps into a fresh bpffs directory for `use`, then unpins them. */
-async function withLoaded<T>(objectPath: string, use: (dir: string) => Promise<T>): Promise<T> {
-  const dir = mkdtempSync(join(BPFFS, `calico-xdp-bench-${process.pid}-`));
-  try {
-    await loader.load(await localLoader(), objectPath, dir, "xdp", {});
-    return await use(dir);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-const benchProgram = (file: string) => buildObject(join(ROOT, "bench", "programs", file));
 
 async function baseline(file: string, frame: Buffer): Promise<Sample> {
   return withLoaded((await benchProgram(file)).path, async (dir) => {
