@@ -9,8 +9,10 @@
  * -> next rule, undecidable -> stop and XDP_PASS (iptables decides). Selectors are resolved into the
  * address tables for the network sets and host endpoints the policy was compiled with.
  *
- * The policy is compiled (provider/xdp/compile.ts) into masks over rule indices, so evaluating all
- * rules costs one lookup per packet field, whatever the number of rules or CIDRs.
+ * The policy is compiled (sdk/xdp/compile.ts) into masks over rule indices, so evaluating all
+ * rules costs one lookup per packet field, whatever the number of rules or CIDRs. Where the source
+ * address alone decides (a deny list's hit, a source no rule lists), its entry says so and the other
+ * fields are not looked at.
  */
 #include "parse.h"
 
@@ -28,36 +30,34 @@ static __always_inline void matcher(struct eval *e, __u64 t, __u64 u)
 	e->t &= t;
 }
 
-/* Hash of exact addresses first (when the policy has any), then the LPM trie of prefixes. */
-#define LOOKUP_ADDR(out, p, gen, addr4, addr6, exact4, lpm4, exact6, lpm6, has_exact4, has_exact6, has_lpm4,  \
+/* The address's entry (NULL when it has none): the hash of exact addresses first (when the policy has
+ * any), then the LPM trie of prefixes. */
+#define LOOKUP_ADDR(m, p, gen, addr4, addr6, exact4, lpm4, exact6, lpm6, has_exact4, has_exact6, has_lpm4,   \
 		    has_lpm6)                                                                         \
 	do {                                                                                          \
-		struct addr_match *m_ = 0;                                                            \
 		if ((p)->family == 4) {                                                               \
 			if (has_exact4) {                                                             \
 				struct v4_key k_ = {.gen = (gen)};                                    \
 				__builtin_memcpy(k_.addr, &(addr4), 4);                               \
-				m_ = bpf_map_lookup_elem(&exact4, &k_);                               \
+				m = bpf_map_lookup_elem(&exact4, &k_);                                \
 			}                                                                             \
-			if (!m_ && (has_lpm4)) {                                                      \
+			if (!m && (has_lpm4)) {                                                       \
 				struct lpm_v4_key k_ = {.prefixlen = GEN_PREFIX_BITS + 32, .gen = (gen)}; \
 				__builtin_memcpy(k_.addr, &(addr4), 4);                               \
-				m_ = bpf_map_lookup_elem(&lpm4, &k_);                                 \
+				m = bpf_map_lookup_elem(&lpm4, &k_);                                  \
 			}                                                                             \
 		} else {                                                                              \
 			if (has_exact6) {                                                             \
 				struct v6_key k_ = {.gen = (gen)};                                    \
 				__builtin_memcpy(k_.addr, &(addr6), 16);                              \
-				m_ = bpf_map_lookup_elem(&exact6, &k_);                               \
+				m = bpf_map_lookup_elem(&exact6, &k_);                                \
 			}                                                                             \
-			if (!m_ && (has_lpm6)) {                                                      \
+			if (!m && (has_lpm6)) {                                                       \
 				struct lpm_v6_key k_ = {.prefixlen = GEN_PREFIX_BITS + 128, .gen = (gen)}; \
 				__builtin_memcpy(k_.addr, &(addr6), 16);                              \
-				m_ = bpf_map_lookup_elem(&lpm6, &k_);                                 \
+				m = bpf_map_lookup_elem(&lpm6, &k_);                                  \
 			}                                                                             \
 		}                                                                                     \
-		if (m_)                                                                               \
-			out = *m_;                                                                    \
 	} while (0)
 
 /* The entry for `key` of generation `gen` in an ARRAY of value_match (all zero when absent). */
@@ -179,23 +179,44 @@ static __always_inline __u32 lowest_bit(__u64 x)
 	return n + !(x & 0x1);
 }
 
+/* The verdict of matching rule `first` (not a Log rule), counted; sets *rule. */
+static __always_inline __u32 rule_verdict(struct policy_config *cfg, __u32 first, __u64 bytes, __u32 *rule)
+{
+	__u64 bit = 1ULL << first;
+	*rule = first;
+	count(&rule_stats, first, bytes);
+	if (cfg->deny & bit)
+		return REASON_DENY;
+	return (cfg->allow & bit) ? REASON_ALLOW : REASON_PASS;
+}
+
 /* Decides a parsed IP packet; sets *rule to the deciding rule for Allow/Deny/Pass. */
 static __always_inline __u32 decide(struct packet *p, struct policy_config *cfg, __u32 gen, __u64 bytes,
 				    __u32 *rule)
 {
-	struct addr_match src = {}, dst = {};
-	LOOKUP_ADDR(src, p, gen, p->saddr4, p->saddr6, src_v4_exact, src_v4_lpm, src_v6_exact, src_v6_lpm,
+	struct addr_match *s = 0, *d = 0;
+	LOOKUP_ADDR(s, p, gen, p->saddr4, p->saddr6, src_v4_exact, src_v4_lpm, src_v6_exact, src_v6_lpm,
 		    cfg->flags & CONFIG_SRC_V4_EXACT, cfg->flags & CONFIG_SRC_V6_EXACT, cfg->flags & CONFIG_SRC_V4_PREFIX,
 		    cfg->flags & CONFIG_SRC_V6_PREFIX);
-	int safe = failsafe(cfg, p, gen, src.failsafe | cfg->failsafe_any_net);
+	int safe = failsafe(cfg, p, gen, (s ? s->failsafe : 0) | cfg->failsafe_any_net);
 	if (safe > 0)
 		return REASON_FAILSAFE;
 	if (safe < 0)
 		return REASON_UNDECIDABLE;
+	__u32 by_source = s ? s->by_source : p->family == 4 ? cfg->v4_absent_by_source : cfg->v6_absent_by_source;
+	if (by_source > MAX_RULES)
+		return REASON_NO_MATCH;
+	if (by_source)
+		return rule_verdict(cfg, by_source - 1, bytes, rule);
 
-	LOOKUP_ADDR(dst, p, gen, p->daddr4, p->daddr6, dst_v4_exact, dst_v4_lpm, dst_v6_exact, dst_v6_lpm,
+	struct addr_match src = {}, dst = {};
+	if (s)
+		src = *s;
+	LOOKUP_ADDR(d, p, gen, p->daddr4, p->daddr6, dst_v4_exact, dst_v4_lpm, dst_v6_exact, dst_v6_lpm,
 		    cfg->flags & CONFIG_DST_V4_EXACT, cfg->flags & CONFIG_DST_V6_EXACT, cfg->flags & CONFIG_DST_V4_PREFIX,
 		    cfg->flags & CONFIG_DST_V6_PREFIX);
+	if (d)
+		dst = *d;
 
 	struct eval e = {.valid = cfg->rules, .t = cfg->rules, .f = 0};
 	matcher(&e, p->family == 4 ? cfg->v4_rules : cfg->v6_rules, 0);
@@ -250,14 +271,9 @@ static __always_inline __u32 decide(struct packet *p, struct policy_config *cfg,
 		count_rules(logged, bytes);
 	if (first >= MAX_RULES)
 		return REASON_NO_MATCH;
-	__u64 bit = 1ULL << first;
-	if (undecidable & bit)
+	if (undecidable & (1ULL << first))
 		return REASON_UNDECIDABLE;
-	*rule = first;
-	count(&rule_stats, first, bytes);
-	if (cfg->deny & bit)
-		return REASON_DENY;
-	return (cfg->allow & bit) ? REASON_ALLOW : REASON_PASS;
+	return rule_verdict(cfg, first, bytes, rule);
 }
 
 SEC("xdp")

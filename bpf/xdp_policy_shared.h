@@ -80,6 +80,8 @@ struct policy_config {
 	__u64 failsafe_sctp;
 	__u32 flags;		/* CONFIG_* */
 	__u32 rule_count;
+	__u32 v4_absent_by_source; /* addr_match.by_source of a source in no address table */
+	__u32 v6_absent_by_source;
 };
 
 /* Which address tables hold exact addresses (hash maps)... */
@@ -105,7 +107,15 @@ struct addr_match {
 	__u64 sel;
 	__u64 not_sel;
 	__u64 failsafe;
+	/* Source tables only: when the source address alone decides every packet of its family that the
+	 * failsafe check leaves (each rule before the deciding one has a source matcher that is false for
+	 * the address; the deciding one has only source matchers, all true for it), that rule's index + 1,
+	 * or BY_SOURCE_NO_MATCH when every rule is false for the address; 0 when the rules must be
+	 * evaluated. So a deny list's hit, or a source none of its rules lists, takes one lookup. */
+	__u32 by_source;
 };
+
+#define BY_SOURCE_NO_MATCH (MAX_RULES + 1)
 
 /* Keys of the exact-address hash maps. */
 struct v4_key {

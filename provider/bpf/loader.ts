@@ -179,6 +179,8 @@ export function loaderExit(error: unknown): number | undefined {
  * Brings both generations of the maps in `dir` to `desired` without any packet seeing a mix: the
  * inactive generation is written and activated, in-flight packets are waited out, then the other is
  * written. With `verify`, generations whose commit records claim the contents are read and fixed anyway.
+ * A sync begins with a grace period too: one that stopped between activating and waiting may have left
+ * packets on what is now the inactive generation.
  */
 export async function syncGenerations(
   on: LoaderHost,
@@ -191,10 +193,10 @@ export async function syncGenerations(
   const inactive = (active + 1) % GENERATIONS;
   const image = encodeImage(desired, sha256);
   if (!verify && digests[active] === commitOf(sha256)) {
-    if (digests[inactive] !== commitOf(sha256)) await loader.sync(on, dir, [`w${inactive}`], image);
+    if (digests[inactive] !== commitOf(sha256)) await loader.sync(on, dir, ["s", `w${inactive}`], image);
     return;
   }
-  await loader.sync(on, dir, [`w${inactive}`, `a${inactive}`, "s", `w${active}`], image, verify);
+  await loader.sync(on, dir, ["s", `w${inactive}`, `a${inactive}`, "s", `w${active}`], image, verify);
 }
 
 export const linkPinName = (iface: string) => `link-${iface}`;

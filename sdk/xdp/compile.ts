@@ -3,6 +3,7 @@ import { addressKey, bitsOf, type IpNetwork, parseCidr } from "../calico/cidr";
 import { type Protocol, protocolNumber } from "../calico/ports";
 import type { EntityRule } from "../calico/rule";
 import { parseOrThrow } from "../calico/zodkit";
+import { sourceDecider } from "./bySource";
 import { type XdpDecision, xdpDecisions } from "./decides";
 import {
   type AddrMatch,
@@ -244,6 +245,11 @@ export function compileXdpPolicy(
   };
   const flag = (entries: readonly AddressEntry[], exact: boolean, value: number) =>
     entries.some((e) => (e.network.prefixLength === bitsOf(e.network.version)) === exact) ? value : 0;
+  for (const family of [4, 6] as const) {
+    const bySource = sourceDecider(config, family);
+    for (const entry of tables.src[family]) entry.match.by_source = bySource(entry.match);
+    config[`v${family}_absent_by_source`] = bySource(addrMatch.zero());
+  }
   config.flags =
     flag(tables.src[4], true, CONFIG_SRC_V4_EXACT) |
     flag(tables.src[6], true, CONFIG_SRC_V6_EXACT) |
@@ -303,7 +309,14 @@ function nest(contributions: Contribution[], family: 4 | 6): AddressEntry[] {
     stack.push(c);
     out[i] = {
       network: c.network,
-      match: { nets: c.nets, not_nets: c.notNets, sel: c.sel, not_sel: c.notSel, failsafe: c.failsafe },
+      match: {
+        nets: c.nets,
+        not_nets: c.notNets,
+        sel: c.sel,
+        not_sel: c.notSel,
+        failsafe: c.failsafe,
+        by_source: 0,
+      },
     };
   }
   return out;
@@ -369,6 +382,7 @@ function writeMatch(buffer: Buffer, at: number, m: AddrMatch): void {
   buffer.writeBigUInt64LE(m.sel, at + o.sel!);
   buffer.writeBigUInt64LE(m.not_sel, at + o.not_sel!);
   buffer.writeBigUInt64LE(m.failsafe, at + o.failsafe!);
+  buffer.writeUInt32LE(m.by_source, at + o.by_source!);
 }
 
 function packValues(table: ReadonlyMap<number, ValueMatch>): PackedMap {

@@ -17,6 +17,8 @@ export const FAILSAFE_SLOTS = 6;
 export const FAILSAFE_BIT_WORDS = (FAILSAFE_SLOTS * 65536) / 64;
 export const MAX_CIDRS = 1_000_000;
 export const MAX_ADDR_ENTRIES = 1_048_576;
+/** addr_match.by_source when no rule can match the address (a rule's index + 1 when that rule decides). */
+export const BY_SOURCE_NO_MATCH = MAX_RULES + 1;
 /** Copies of the policy in every map; packets use the one `active_gen` names (bpf/xdp_policy_shared.h). */
 export const GENERATIONS = 2;
 /** The generation's bits in front of an LPM key's address. */
@@ -173,6 +175,8 @@ export const policyConfig = struct("policy_config", [
   ["failsafe_sctp", u64],
   ["flags", u32],
   ["rule_count", u32],
+  ["v4_absent_by_source", u32],
+  ["v6_absent_by_source", u32],
 ]);
 export type PolicyConfig = StructValue<typeof policyConfig.fields>;
 
@@ -182,6 +186,7 @@ export const addrMatch = struct("addr_match", [
   ["sel", u64],
   ["not_sel", u64],
   ["failsafe", u64],
+  ["by_source", u32],
 ]);
 export type AddrMatch = StructValue<typeof addrMatch.fields>;
 

@@ -25,10 +25,31 @@ describe("compileXdpPolicy", () => {
     );
     const table = Object.fromEntries(compiled.addresses.src[4].map((e) => [formatCidr(e.network), e.match]));
     expect(table).toEqual({
-      "198.18.0.0/15": { nets: bit(1), not_nets: 0n, sel: 0n, not_sel: 0n, failsafe: 0n },
-      "198.18.7.0/24": { nets: bit(0) | bit(1), not_nets: 0n, sel: 0n, not_sel: 0n, failsafe: 1n },
-      "198.18.7.128/25": { nets: bit(0) | bit(1), not_nets: bit(0), sel: 0n, not_sel: 0n, failsafe: 1n },
-      "198.18.7.200/32": { nets: bit(0) | bit(1), not_nets: bit(0), sel: 0n, not_sel: 0n, failsafe: 1n },
+      "198.18.0.0/15": { nets: bit(1), not_nets: 0n, sel: 0n, not_sel: 0n, failsafe: 0n, by_source: 2 },
+      "198.18.7.0/24": {
+        nets: bit(0) | bit(1),
+        not_nets: 0n,
+        sel: 0n,
+        not_sel: 0n,
+        failsafe: 1n,
+        by_source: 1,
+      },
+      "198.18.7.128/25": {
+        nets: bit(0) | bit(1),
+        not_nets: bit(0),
+        sel: 0n,
+        not_sel: 0n,
+        failsafe: 1n,
+        by_source: 2,
+      },
+      "198.18.7.200/32": {
+        nets: bit(0) | bit(1),
+        not_nets: bit(0),
+        sel: 0n,
+        not_sel: 0n,
+        failsafe: 1n,
+        by_source: 2,
+      },
     });
     expect(compiled.config.flags & CONFIG_SRC_V4_EXACT).toBe(CONFIG_SRC_V4_EXACT);
     expect(compiled.config.src_nets).toBe(bit(0) | bit(1));

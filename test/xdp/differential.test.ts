@@ -114,6 +114,18 @@ const selectorRule = fc.record(
   { requiredKeys: ["action"] },
 );
 
+/** Rules of source matchers only, which the source address alone may decide (addr_match.by_source). */
+const sourceRule = fc.constantFrom(4 as const, 6 as const).chain((family) =>
+  fc.record(
+    {
+      action: fc.constantFrom("Allow", "Deny", "Deny", "Log", "Pass"),
+      ipVersion: fc.option(fc.constant(family), { nil: undefined }),
+      source: entity(family).map(({ ports: _ports, notPorts: _notPorts, ...side }) => side),
+    },
+    { requiredKeys: ["action"] },
+  ),
+);
+
 const failsafe = fc.uniqueArray(
   fc.record(
     {
@@ -138,7 +150,7 @@ const hostEndpoint = fc.record({
 });
 
 const policy = fc.record({
-  ingress: fc.array(fc.oneof(rule, selectorRule), { maxLength: 8 }),
+  ingress: fc.array(fc.oneof(rule, selectorRule, sourceRule), { maxLength: 8 }),
   failsafeInbound: failsafe,
   failsafeOutbound: failsafe,
   networkSets: fc.array(networkSet, { maxLength: 3 }),

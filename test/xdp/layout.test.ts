@@ -5,10 +5,12 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import {
   addrMatch,
+  BY_SOURCE_NO_MATCH,
   CONFIG_SHADOW,
   FAILSAFE_BIT_WORDS,
   GEN_PREFIX_BITS,
   GENERATIONS,
+  MAX_ADDR_ENTRIES,
   MAX_CIDRS,
   MAX_FAILSAFE,
   MAX_RULES,
@@ -44,7 +46,7 @@ function cLayout(): Record<string, { size: number; offsets: Record<string, numbe
 int main(void) {
   printf("{");
   ${lines.join("\n  ")}
-  printf("\\"constants\\":{\\"MAX_RULES\\":%d,\\"MAX_FAILSAFE\\":%d,\\"MAX_CIDRS\\":%d,\\"REASON_COUNT\\":%d,\\"GENERATIONS\\":%d,\\"GEN_PREFIX_BITS\\":%d,\\"CONFIG_SHADOW\\":%u,\\"REASON_SHADOW_DENY\\":%d,\\"FAILSAFE_BIT_WORDS\\":%d}}", MAX_RULES, MAX_FAILSAFE, MAX_CIDRS, REASON_COUNT, GENERATIONS, GEN_PREFIX_BITS, CONFIG_SHADOW, REASON_SHADOW_DENY, FAILSAFE_BIT_WORDS);
+  printf("\\"constants\\":{\\"MAX_RULES\\":%d,\\"MAX_FAILSAFE\\":%d,\\"MAX_CIDRS\\":%d,\\"REASON_COUNT\\":%d,\\"GENERATIONS\\":%d,\\"GEN_PREFIX_BITS\\":%d,\\"CONFIG_SHADOW\\":%u,\\"REASON_SHADOW_DENY\\":%d,\\"FAILSAFE_BIT_WORDS\\":%d,\\"MAX_ADDR_ENTRIES\\":%d,\\"BY_SOURCE_NO_MATCH\\":%d}}", MAX_RULES, MAX_FAILSAFE, MAX_CIDRS, REASON_COUNT, GENERATIONS, GEN_PREFIX_BITS, CONFIG_SHADOW, REASON_SHADOW_DENY, FAILSAFE_BIT_WORDS, MAX_ADDR_ENTRIES, BY_SOURCE_NO_MATCH);
   return 0;
 }`;
   const dir = mkdtempSync(join(tmpdir(), "calico-xdp-layout-"));
@@ -79,6 +81,8 @@ describe.skipIf(gccAvailable())("the TS codecs and the C structs agree", () => {
       CONFIG_SHADOW,
       REASON_SHADOW_DENY: REASONS.indexOf("shadow-deny"),
       FAILSAFE_BIT_WORDS,
+      MAX_ADDR_ENTRIES,
+      BY_SOURCE_NO_MATCH,
     });
   });
 
@@ -92,7 +96,14 @@ describe.skipIf(gccAvailable())("the TS codecs and the C structs agree", () => {
       rule_count: 64,
     };
     expect(policyConfig.decode(policyConfig.encode(config))).toEqual(config);
-    const match = { nets: 5n, not_nets: 1n << 40n, sel: 2n, not_sel: 1n << 63n, failsafe: 3n << 32n };
+    const match = {
+      nets: 5n,
+      not_nets: 1n << 40n,
+      sel: 2n,
+      not_sel: 1n << 63n,
+      failsafe: 3n << 32n,
+      by_source: BY_SOURCE_NO_MATCH,
+    };
     expect(addrMatch.decode(addrMatch.encode(match))).toEqual(match);
     expect(addrMatch.encode(match).subarray(0, 8).toString("hex")).toBe("0500000000000000");
   });
