@@ -68,14 +68,14 @@ interface Cost {
   readonly lossy: number;
 }
 
-/** Nanoseconds per frame for the whole path on one CPU, checking the filter dropped every denied frame. */
+/** One run's nanoseconds per frame for the whole path on one CPU, checking the filter dropped every denied frame. */
 async function frameCost(
   gen: Generator,
   bed: Floodbed,
   file: string,
   expectDropped: number | undefined,
   filter: DenyFilter | undefined,
-): Promise<Cost> {
+): Promise<{ ns: number; frames: number; lossy: number }> {
   // Probes first, so a slow filter (a long rule list) gets fewer frames and every run lasts ~RUN_SECONDS;
   // the first frames of a run cost more (the generator's page pool fills), so the probe grows when quick.
   let probe = 2_000;
@@ -85,9 +85,7 @@ async function frameCost(
     perFrame = sendFrames(gen, bed, file, probe) / probe;
   }
   const frames = Math.max(2 * probe, Math.min(20_000_000, Math.round(RUN_SECONDS / perFrame / 2) * 2));
-  const runs: number[] = [];
-  let lossy = 0;
-  while (runs.length < RUNS) {
+  for (let lossy = 0; ; lossy++) {
     const before = filter ? await filter.counted(bed.victim) : 0;
     const seconds = sendFrames(gen, bed, file, frames);
     if (filter && expectDropped !== undefined) {
@@ -96,14 +94,13 @@ async function frameCost(
       const expected = Math.round(frames * expectDropped);
       if (filter.key === "none" ? dropped < expected : dropped !== expected) {
         // Frames lost in the veth's ring (see trafficgen.c): the run measured less than the filter's work.
-        if (++lossy > MAX_LOSSY_RUNS)
+        if (lossy >= MAX_LOSSY_RUNS)
           throw new Error(`${filter.label}: dropped ${dropped} of ${frames} frames, expected ${expected}`);
         continue;
       }
     }
-    runs.push((seconds / frames) * 1e9);
+    return { ns: (seconds / frames) * 1e9, frames, lossy };
   }
-  return { nsPerFrame: summarize(runs), frames, lossy };
 }
 
 interface Row {
@@ -113,39 +110,78 @@ interface Row {
   readonly cost: Record<Traffic, Cost>;
 }
 
-async function measureFilter(gen: Generator, bed: Floodbed, list: number, filter: DenyFilter): Promise<Row> {
-  const cidrs = Array.from({ length: list }, (_, i) => `${listed(i)}/32`);
-  const measure = async (): Promise<Row> => {
-    await filter.install(bed.victim, cidrs);
-    try {
-      const cost = {} as Record<Traffic, Cost>;
-      for (const traffic of TRAFFIC) {
-        const file = writeSources(join(work, `${traffic}-${list}`), sources(list, traffic));
-        // "no filter" counts what its interface received: every frame.
-        const share = filter.key === "none" ? 1 : traffic === "denied" ? 1 : 0.5;
-        cost[traffic] = await frameCost(gen, bed, file, share, filter);
-      }
-      return { list, filter: filter.key, label: filter.label, cost };
-    } finally {
-      await filter.remove(bed.victim);
-    }
-  };
-  return onSkbPath(filter) ? withProgram(bed.victim, "empty.c", measure) : measure();
+/** The receivers measured: the drop-all baseline and every filter. */
+interface Receiver {
+  readonly key: Row["filter"];
+  readonly label: string;
+  /** Runs `use` with the receiver installed for `cidrs`. */
+  with<T>(cidrs: readonly string[], use: () => Promise<T>): Promise<T>;
+  /** What counts the frames it dropped (the baseline has none). */
+  readonly filter?: DenyFilter;
 }
 
-/** The generator and the veth handing a frame over, with a receiver that drops it unread. */
-async function dropAll(gen: Generator, bed: Floodbed, list: number): Promise<Row> {
-  return withProgram(bed.victim, "drop.c", async () => {
-    const cost = {} as Record<Traffic, Cost>;
-    for (const traffic of TRAFFIC)
-      cost[traffic] = await frameCost(
-        gen,
-        bed,
-        writeSources(join(work, `${traffic}-${list}`), sources(list, traffic)),
-        undefined,
-        undefined,
-      );
-    return { list, filter: "drop-all", label: "XDP_DROP of every frame (baseline)", cost };
+const DROP_ALL: Receiver = {
+  key: "drop-all",
+  label: "XDP_DROP of every frame (baseline)",
+  with: (_cidrs, use) => withProgram(bed().victim, "drop.c", use),
+};
+
+function filterReceiver(filter: DenyFilter): Receiver {
+  return {
+    key: filter.key,
+    label: filter.label,
+    filter,
+    async with(cidrs, use) {
+      const measure = async () => {
+        await filter.install(bed().victim, cidrs);
+        try {
+          return await use();
+        } finally {
+          await filter.remove(bed().victim);
+        }
+      };
+      return onSkbPath(filter) ? withProgram(bed().victim, "empty.c", measure) : measure();
+    },
+  };
+}
+
+/**
+ * Every receiver against one list, RUNS rounds of each in turn: this machine's speed drifts by tens of
+ * percent over minutes, and taking turns spreads that over all of them alike.
+ */
+async function measureList(gen: Generator, list: number, receivers: readonly Receiver[]): Promise<Row[]> {
+  const cidrs = Array.from({ length: list }, (_, i) => `${listed(i)}/32`);
+  const files = Object.fromEntries(
+    TRAFFIC.map((t) => [t, writeSources(join(work, `${t}-${list}`), sources(list, t))]),
+  ) as Record<Traffic, string>;
+  const runs = receivers.map(() => ({ denied: [] as number[], mix: [] as number[], frames: 0, lossy: 0 }));
+  for (let round = 0; round < RUNS; round++) {
+    for (const [i, receiver] of receivers.entries()) {
+      await receiver.with(cidrs, async () => {
+        for (const traffic of TRAFFIC) {
+          // "no filter" counts what its interface received: every frame.
+          const share = receiver.key === "none" ? 1 : traffic === "denied" ? 1 : 0.5;
+          const run = await frameCost(gen, bed(), files[traffic], receiver.filter && share, receiver.filter);
+          runs[i]![traffic].push(run.ns);
+          runs[i]!.frames = run.frames;
+          runs[i]!.lossy += run.lossy;
+        }
+      });
+    }
+  }
+  return receivers.map((receiver, i) => {
+    const r = runs[i]!;
+    const cost = (t: Traffic): Cost => ({ nsPerFrame: summarize(r[t]), frames: r.frames, lossy: r.lossy });
+    const row: Row = {
+      list,
+      filter: receiver.key,
+      label: receiver.label,
+      cost: { denied: cost("denied"), mix: cost("mix") },
+    };
+    console.error(
+      `${list} ${receiver.label}: ${row.cost.denied.nsPerFrame.median.toFixed(0)} ns/frame denied, ${row.cost.mix.nsPerFrame.median.toFixed(0)} mixed`,
+    );
+    return row;
   });
 }
 
@@ -163,51 +199,47 @@ async function legitRps(gen: Generator, bed: Floodbed, floodFile: string | undef
 }
 
 let work = "";
+let floodbed: Floodbed | undefined;
+const bed = () => floodbed!;
 
 async function main(): Promise<void> {
   const gen = await buildGenerator();
   work = mkdtempSync(join(tmpdir(), "calico-xdp-flood-"));
-  const bed = createFloodbed();
-  const redis = await startPinnedRedis(bed);
+  floodbed = createFloodbed();
+  const redis = await startPinnedRedis(bed());
   const filters = [...DENY_FILTERS.filter((f) => f.key !== "xdp-generic"), xdpToolsFilter()];
   const rows: Row[] = [];
   const legit: { key: string; label: string; rps: Sample }[] = [];
   try {
-    for (const list of LISTS) {
-      rows.push(await dropAll(gen, bed, list));
-      for (const filter of filters) {
-        rows.push(await measureFilter(gen, bed, list, filter));
-        const r = rows.at(-1)!;
-        console.error(
-          `${list} ${filter.label}: ${r.cost.denied.nsPerFrame.median.toFixed(0)} ns/frame denied, ${r.cost.mix.nsPerFrame.median.toFixed(0)} mixed`,
-        );
-      }
-    }
-    // Legitimate traffic, against the smaller list (where the linear rules still keep up).
+    for (const list of LISTS)
+      rows.push(...(await measureList(gen, list, [DROP_ALL, ...filters.map(filterReceiver)])));
+    // Legitimate traffic against the smaller list (where the linear rules still keep up), in turns too.
     const list = LISTS[0]!;
     const cidrs = Array.from({ length: list }, (_, i) => `${listed(i)}/32`);
     const floodFile = writeSources(join(work, "flood"), sources(list, "denied"));
-    const quiet: number[] = [];
-    for (let i = 0; i < RUNS; i++) quiet.push(await legitRps(gen, bed, undefined));
-    legit.push({ key: "quiet", label: "no attack", rps: summarize(quiet) });
-    for (const filter of filters) {
-      const measure = async () => {
-        await filter.install(bed.victim, cidrs);
-        try {
-          const runs: number[] = [];
-          for (let i = 0; i < RUNS; i++) runs.push(await legitRps(gen, bed, floodFile));
-          return summarize(runs);
-        } finally {
-          await filter.remove(bed.victim);
-        }
-      };
-      const rps = onSkbPath(filter) ? await withProgram(bed.victim, "empty.c", measure) : await measure();
-      legit.push({ key: filter.key, label: `attack, ${filter.label}`, rps });
-      console.error(`legit, ${filter.label}: ${rps.median.toFixed(0)} rps`);
+    const turns = [undefined, ...filters];
+    const rps = turns.map(() => [] as number[]);
+    for (let round = 0; round < RUNS; round++) {
+      for (const [i, filter] of turns.entries()) {
+        rps[i]!.push(
+          filter
+            ? await filterReceiver(filter).with(cidrs, () => legitRps(gen, bed(), floodFile))
+            : await legitRps(gen, bed(), undefined),
+        );
+      }
+    }
+    for (const [i, filter] of turns.entries()) {
+      const sample = summarize(rps[i]!);
+      legit.push(
+        filter
+          ? { key: filter.key, label: `attack, ${filter.label}`, rps: sample }
+          : { key: "quiet", label: "no attack", rps: sample },
+      );
+      console.error(`legit, ${filter?.label ?? "no attack"}: ${sample.median.toFixed(0)} rps`);
     }
   } finally {
     redis.stop();
-    bed.destroy();
+    floodbed.destroy();
     rmSync(work, { recursive: true, force: true });
   }
   report(rows, legit);
@@ -256,7 +288,8 @@ and meet the stack. Frames come from 4,096 listed sources spread over the list (
 with sources outside it ("mix": half pass to the stack, UDP to a closed port). Every run checks the
 filter's own counter: it dropped every denied frame (all of them, or half in the mix); a run where
 frames were lost in the veth's 256-slot ring (the receiver's softirq deferred to ksoftirqd, see
-trafficgen.c) is repeated (${repeated} this time).
+trafficgen.c) is repeated (${repeated} this time). The receivers take turns, one run each per round, so
+that this machine's drift (tens of percent over minutes) falls on all of them alike.
 ${setup}
 
 | list | filter | ns/frame, denied | receiver ns | drop capacity, M frames/s | ns/frame, mix | receiver ns, mix |
@@ -270,7 +303,8 @@ ${goals}`;
 
 Setup: as above with ${LISTS[0]!.toLocaleString("en")} denied addresses, redis-server on the victim (CPU 1) and
 \`redis-benchmark -t ping_inline -n ${REQUESTS} -c 20\` from the client's own, allowed address (CPU 1), while the
-generator floods ${(FLOOD_RATE / 1000).toFixed(0)}k denied frames per second on CPU 0 (10 ms slices). ${setup}
+generator floods ${(FLOOD_RATE / 1000).toFixed(0)}k denied frames per second on CPU 0 (10 ms slices); the filters
+and the no-attack runs take turns. ${setup}
 
 | | requests/s | vs no attack |
 |---|---|---|
