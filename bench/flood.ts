@@ -114,8 +114,8 @@ interface Row {
 interface Receiver {
   readonly key: Row["filter"];
   readonly label: string;
-  /** Runs `use` with the receiver installed for `cidrs`. */
-  with<T>(cidrs: readonly string[], use: () => Promise<T>): Promise<T>;
+  /** Runs `use` with the receiver installed on `victim` for `cidrs`. */
+  with<T>(victim: Victim, cidrs: readonly string[], use: () => Promise<T>): Promise<T>;
   /** What counts the frames it dropped (the baseline has none). */
   readonly filter?: DenyFilter;
 }
@@ -123,7 +123,7 @@ interface Receiver {
 const DROP_ALL: Receiver = {
   key: "drop-all",
   label: "XDP_DROP of every frame (baseline)",
-  with: (_cidrs, use) => withProgram(bed().victim, "drop.c", use),
+  with: (victim, _cidrs, use) => withProgram(victim, "drop.c", use),
 };
 
 function filterReceiver(filter: DenyFilter): Receiver {
@@ -131,16 +131,16 @@ function filterReceiver(filter: DenyFilter): Receiver {
     key: filter.key,
     label: filter.label,
     filter,
-    async with(cidrs, use) {
+    async with(victim, cidrs, use) {
       const measure = async () => {
-        await filter.install(bed().victim, cidrs);
+        await filter.install(victim, cidrs);
         try {
           return await use();
         } finally {
-          await filter.remove(bed().victim);
+          await filter.remove(victim);
         }
       };
-      return onSkbPath(filter) ? withProgram(bed().victim, "empty.c", measure) : measure();
+      return onSkbPath(filter) ? withProgram(victim, "empty.c", measure) : measure();
     },
   };
 }
@@ -149,29 +149,43 @@ function filterReceiver(filter: DenyFilter): Receiver {
  * Every receiver against one list, RUNS rounds of each in turn: this machine's speed drifts by tens of
  * percent over minutes, and taking turns spreads that over all of them alike.
  */
-async function measureList(gen: Generator, list: number, receivers: readonly Receiver[]): Promise<Row[]> {
+async function measureList(
+  gen: Generator,
+  bed: Floodbed,
+  list: number,
+  receivers: readonly Receiver[],
+): Promise<Row[]> {
   const cidrs = Array.from({ length: list }, (_, i) => `${listed(i)}/32`);
   const files = Object.fromEntries(
     TRAFFIC.map((t) => [t, writeSources(join(work, `${t}-${list}`), sources(list, t))]),
   ) as Record<Traffic, string>;
-  const runs = receivers.map(() => ({ denied: [] as number[], mix: [] as number[], frames: 0, lossy: 0 }));
+  const runs = receivers.map(
+    () =>
+      Object.fromEntries(TRAFFIC.map((t) => [t, { ns: [] as number[], frames: 0, lossy: 0 }])) as Record<
+        Traffic,
+        { ns: number[]; frames: number; lossy: number }
+      >,
+  );
   for (let round = 0; round < RUNS; round++) {
     for (const [i, receiver] of receivers.entries()) {
-      await receiver.with(cidrs, async () => {
+      await receiver.with(bed.victim, cidrs, async () => {
         for (const traffic of TRAFFIC) {
           // "no filter" counts what its interface received: every frame.
           const share = receiver.key === "none" ? 1 : traffic === "denied" ? 1 : 0.5;
-          const run = await frameCost(gen, bed(), files[traffic], receiver.filter && share, receiver.filter);
-          runs[i]![traffic].push(run.ns);
-          runs[i]!.frames = run.frames;
-          runs[i]!.lossy += run.lossy;
+          const run = await frameCost(gen, bed, files[traffic], receiver.filter && share, receiver.filter);
+          const into = runs[i]![traffic];
+          into.ns.push(run.ns);
+          into.frames = run.frames;
+          into.lossy += run.lossy;
         }
       });
     }
   }
   return receivers.map((receiver, i) => {
-    const r = runs[i]!;
-    const cost = (t: Traffic): Cost => ({ nsPerFrame: summarize(r[t]), frames: r.frames, lossy: r.lossy });
+    const cost = (t: Traffic): Cost => {
+      const r = runs[i]![t];
+      return { nsPerFrame: summarize(r.ns), frames: r.frames, lossy: r.lossy };
+    };
     const row: Row = {
       list,
       filter: receiver.key,
@@ -199,20 +213,18 @@ async function legitRps(gen: Generator, bed: Floodbed, floodFile: string | undef
 }
 
 let work = "";
-let floodbed: Floodbed | undefined;
-const bed = () => floodbed!;
 
 async function main(): Promise<void> {
   const gen = await buildGenerator();
   work = mkdtempSync(join(tmpdir(), "calico-xdp-flood-"));
-  floodbed = createFloodbed();
-  const redis = await startPinnedRedis(bed());
+  const bed = createFloodbed();
+  const redis = await startPinnedRedis(bed);
   const filters = [...DENY_FILTERS.filter((f) => f.key !== "xdp-generic"), xdpToolsFilter()];
   const rows: Row[] = [];
   const legit: { key: string; label: string; rps: Sample }[] = [];
   try {
     for (const list of LISTS)
-      rows.push(...(await measureList(gen, list, [DROP_ALL, ...filters.map(filterReceiver)])));
+      rows.push(...(await measureList(gen, bed, list, [DROP_ALL, ...filters.map(filterReceiver)])));
     // Legitimate traffic against the smaller list (where the linear rules still keep up), in turns too.
     const list = LISTS[0]!;
     const cidrs = Array.from({ length: list }, (_, i) => `${listed(i)}/32`);
@@ -223,8 +235,8 @@ async function main(): Promise<void> {
       for (const [i, filter] of turns.entries()) {
         rps[i]!.push(
           filter
-            ? await filterReceiver(filter).with(cidrs, () => legitRps(gen, bed(), floodFile))
-            : await legitRps(gen, bed(), undefined),
+            ? await filterReceiver(filter).with(bed.victim, cidrs, () => legitRps(gen, bed, floodFile))
+            : await legitRps(gen, bed, undefined),
         );
       }
     }
@@ -239,7 +251,7 @@ async function main(): Promise<void> {
     }
   } finally {
     redis.stop();
-    floodbed.destroy();
+    bed.destroy();
     rmSync(work, { recursive: true, force: true });
   }
   report(rows, legit);
