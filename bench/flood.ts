@@ -37,6 +37,8 @@ const TRAFFIC: readonly Traffic[] = ["denied", "mix"];
 
 /** 198.18.0.0 + i: the deny list's i-th address (all inside 198.18.0.0/15, below the floodbed's). */
 const listed = (i: number) => formatIp(4, BigInt((198 << 24) + (18 << 16) + i));
+/** The deny list of `list` addresses, as CIDRs. */
+const denyList = (list: number) => Array.from({ length: list }, (_, i) => `${listed(i)}/32`);
 /** Sources outside every list: 198.19.250.0/24. */
 const allowed = (i: number) => `198.19.250.${i % 256}`;
 
@@ -155,7 +157,7 @@ async function measureList(
   list: number,
   receivers: readonly Receiver[],
 ): Promise<Row[]> {
-  const cidrs = Array.from({ length: list }, (_, i) => `${listed(i)}/32`);
+  const cidrs = denyList(list);
   const files = Object.fromEntries(
     TRAFFIC.map((t) => [t, writeSources(join(work, `${t}-${list}`), sources(list, t))]),
   ) as Record<Traffic, string>;
@@ -227,7 +229,7 @@ async function main(): Promise<void> {
       rows.push(...(await measureList(gen, bed, list, [DROP_ALL, ...filters.map(filterReceiver)])));
     // Legitimate traffic against the smaller list (where the linear rules still keep up), in turns too.
     const list = LISTS[0]!;
-    const cidrs = Array.from({ length: list }, (_, i) => `${listed(i)}/32`);
+    const cidrs = denyList(list);
     const floodFile = writeSources(join(work, "flood"), sources(list, "denied"));
     const turns = [undefined, ...filters];
     const rps = turns.map(() => [] as number[]);
