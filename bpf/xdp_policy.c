@@ -179,37 +179,27 @@ static __always_inline __u32 lowest_bit(__u64 x)
 	return n + !(x & 0x1);
 }
 
-/* The verdict of matching rule `first` (not a Log rule), counted; sets *rule. */
-static __always_inline __u32 rule_verdict(struct policy_config *cfg, __u32 first, __u64 bytes, __u32 *rule)
+/* The verdict of matching rule `first` (not a Log rule), counted. */
+static __always_inline __u32 rule_verdict(struct policy_config *cfg, __u32 first, __u64 bytes)
 {
 	__u64 bit = 1ULL << first;
-	*rule = first;
 	count(&rule_stats, first, bytes);
 	if (cfg->deny & bit)
 		return REASON_DENY;
 	return (cfg->allow & bit) ? REASON_ALLOW : REASON_PASS;
 }
 
-/* Decides a parsed IP packet; sets *rule to the deciding rule for Allow/Deny/Pass. */
-static __always_inline __u32 decide(struct packet *p, struct policy_config *cfg, __u32 gen, __u64 bytes,
-				    __u32 *rule)
-{
-	struct addr_match *s = 0, *d = 0;
-	LOOKUP_ADDR(s, p, gen, p->saddr4, p->saddr6, src_v4_exact, src_v4_lpm, src_v6_exact, src_v6_lpm,
-		    cfg->flags & CONFIG_SRC_V4_EXACT, cfg->flags & CONFIG_SRC_V6_EXACT, cfg->flags & CONFIG_SRC_V4_PREFIX,
-		    cfg->flags & CONFIG_SRC_V6_PREFIX);
-	int safe = failsafe(cfg, p, gen, (s ? s->failsafe : 0) | cfg->failsafe_any_net);
-	if (safe > 0)
-		return REASON_FAILSAFE;
-	if (safe < 0)
-		return REASON_UNDECIDABLE;
-	__u32 by_source = s ? s->by_source : p->family == 4 ? cfg->v4_absent_by_source : cfg->v6_absent_by_source;
-	if (by_source > MAX_RULES)
-		return REASON_NO_MATCH;
-	if (by_source)
-		return rule_verdict(cfg, by_source - 1, bytes, rule);
+/* What evaluate() returns besides a deciding rule's index + 1 (the encoding of addr_match.by_source). */
+#define EVAL_NO_MATCH BY_SOURCE_NO_MATCH
+#define EVAL_UNDECIDABLE (MAX_RULES + 2)
 
-	struct addr_match src = {}, dst = {};
+/* Evaluates every rule for a packet its source did not decide; counts the Log rules it passes. Not
+ * inlined, so the path the source decides (a deny list's hits, unlisted sources) stays a short
+ * straight line kept in registers. */
+static __noinline __u32 evaluate(struct packet *p, struct policy_config *cfg, __u32 gen, struct addr_match *s,
+				 __u64 bytes)
+{
+	struct addr_match src = {}, dst = {}, *d = 0;
 	if (s)
 		src = *s;
 	LOOKUP_ADDR(d, p, gen, p->daddr4, p->daddr6, dst_v4_exact, dst_v4_lpm, dst_v6_exact, dst_v6_lpm,
@@ -270,10 +260,32 @@ static __always_inline __u32 decide(struct packet *p, struct policy_config *cfg,
 	if (logged)
 		count_rules(logged, bytes);
 	if (first >= MAX_RULES)
-		return REASON_NO_MATCH;
+		return EVAL_NO_MATCH;
 	if (undecidable & (1ULL << first))
+		return EVAL_UNDECIDABLE;
+	return first + 1;
+}
+
+/* Decides a parsed IP packet. */
+static __always_inline __u32 decide(struct packet *p, struct policy_config *cfg, __u32 gen, __u64 bytes)
+{
+	struct addr_match *s = 0;
+	LOOKUP_ADDR(s, p, gen, p->saddr4, p->saddr6, src_v4_exact, src_v4_lpm, src_v6_exact, src_v6_lpm,
+		    cfg->flags & CONFIG_SRC_V4_EXACT, cfg->flags & CONFIG_SRC_V6_EXACT, cfg->flags & CONFIG_SRC_V4_PREFIX,
+		    cfg->flags & CONFIG_SRC_V6_PREFIX);
+	int safe = failsafe(cfg, p, gen, (s ? s->failsafe : 0) | cfg->failsafe_any_net);
+	if (safe > 0)
+		return REASON_FAILSAFE;
+	if (safe < 0)
 		return REASON_UNDECIDABLE;
-	return rule_verdict(cfg, first, bytes, rule);
+	__u32 decided = s ? s->by_source : p->family == 4 ? cfg->v4_absent_by_source : cfg->v6_absent_by_source;
+	if (!decided)
+		decided = evaluate(p, cfg, gen, s, bytes);
+	if (decided == EVAL_UNDECIDABLE)
+		return REASON_UNDECIDABLE;
+	if (decided == EVAL_NO_MATCH)
+		return REASON_NO_MATCH;
+	return rule_verdict(cfg, decided - 1, bytes);
 }
 
 SEC("xdp")
@@ -281,7 +293,6 @@ int calico_xdp_policy(struct xdp_md *ctx)
 {
 	__u64 bytes = ctx->data_end - ctx->data;
 	struct packet p = {};
-	__u32 rule = MAX_RULES;
 	__u32 reason;
 	__u32 zero = 0;
 	/* One generation for the whole packet: an update switches generations, never entries under it. */
@@ -297,7 +308,7 @@ int calico_xdp_policy(struct xdp_md *ctx)
 	else if (!cfg)
 		reason = REASON_NO_MATCH;
 	else
-		reason = decide(&p, cfg, gen, bytes, &rule);
+		reason = decide(&p, cfg, gen, bytes);
 	if (reason == REASON_DENY && cfg && (cfg->flags & CONFIG_SHADOW))
 		reason = REASON_SHADOW_DENY;
 
