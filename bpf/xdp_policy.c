@@ -119,6 +119,9 @@ static __always_inline int failsafe(struct policy_config *cfg, struct packet *p,
 		return (by_proto & src_entries) ? -1 : 0;
 	if (p->l4 != L4_PORTS || !(by_proto & src_entries))
 		return 0;
+	if (!((cfg->failsafe_port_hint >> failsafe_hint_bit(p->dport)) & 1) &&
+	    !((cfg->failsafe_port_hint >> failsafe_hint_bit(p->sport)) & 1))
+		return 0;
 	__u32 proto = (__u32)p->protocol << 16;
 	__u32 slot = p->protocol == IPPROTO_TCP ? 0 : p->protocol == IPPROTO_UDP ? 1 : 2;
 	__u64 hits = 0;

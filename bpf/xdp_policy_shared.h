@@ -82,6 +82,7 @@ struct policy_config {
 	__u32 rule_count;
 	__u32 v4_absent_by_source; /* addr_match.by_source of a source in no address table */
 	__u32 v6_absent_by_source;
+	__u64 failsafe_port_hint; /* bit failsafe_hint_bit(port) of every port a failsafe entry lists */
 };
 
 /* Which address tables hold exact addresses (hash maps)... */
@@ -163,6 +164,16 @@ struct failsafe_key {
  * to an unlisted port is told apart with array lookups, before any hash lookup. */
 #define FAILSAFE_SLOTS 6
 #define FAILSAFE_BIT_WORDS (FAILSAFE_SLOTS * 65536 / 64)
+
+/* The port hint's bit for a port (Fibonacci hashing: the top 6 bits of port * 2^32 / phi). A packet
+ * whose destination and source ports both miss the hint is no failsafe entry's, which the program knows
+ * from the config it has already read: failsafe_bits is looked at only for the few other packets. */
+#define FAILSAFE_HINT_MULTIPLIER 0x9e3779b1u
+
+static inline __u32 failsafe_hint_bit(__u16 port)
+{
+	return ((__u32)port * FAILSAFE_HINT_MULTIPLIER) >> 26;
+}
 
 /* A generation's commit record (the gen_digest map): the first 16 bytes of the sha256 of the maps it
  * holds, cleared before the generation is written and set after, so all zero means incomplete. */

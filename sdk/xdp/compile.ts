@@ -20,6 +20,7 @@ import {
   FAILSAFE_BY_SOURCE_PORT,
   FAILSAFE_OUTBOUND_SHIFT,
   FAILSAFE_SLOTS,
+  failsafeHintBit,
   failsafeKey,
   GEN_PREFIX_BITS,
   GENERATIONS,
@@ -233,6 +234,7 @@ export function compileXdpPolicy(
       if (entry.net === undefined) config.failsafe_any_net |= bit;
       else addresses.addCidr("src", entry.net, { failsafe: bit });
       config[FAILSAFE_BY_PROTOCOL[number as 6 | 17 | 132]] |= bit;
+      config.failsafe_port_hint |= 1n << BigInt(failsafeHintBit(entry.port));
       const key = (byPort | (number << 16) | entry.port) >>> 0;
       failsafePorts.set(key, (failsafePorts.get(key) ?? 0n) | bit);
     });

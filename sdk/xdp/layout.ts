@@ -15,6 +15,9 @@ export const FAILSAFE_BY_SOURCE_PORT = 1 << 24;
 export const FAILSAFE_SLOTS = 6;
 /** Words of failsafe_bits per generation: a bit per (direction, protocol, port) some entry lists. */
 export const FAILSAFE_BIT_WORDS = (FAILSAFE_SLOTS * 65536) / 64;
+/** policy_config.failsafe_port_hint's bit for a port: the top 6 bits of port * 0x9e3779b1 (32-bit). */
+export const FAILSAFE_HINT_MULTIPLIER = 0x9e3779b1;
+export const failsafeHintBit = (port: number): number => Math.imul(port, FAILSAFE_HINT_MULTIPLIER) >>> 26;
 export const MAX_CIDRS = 1_000_000;
 export const MAX_ADDR_ENTRIES = 1_048_576;
 /** addr_match.by_source when no rule can match the address (a rule's index + 1 when that rule decides). */
@@ -177,6 +180,7 @@ export const policyConfig = struct("policy_config", [
   ["rule_count", u32],
   ["v4_absent_by_source", u32],
   ["v6_absent_by_source", u32],
+  ["failsafe_port_hint", u64],
 ]);
 export type PolicyConfig = StructValue<typeof policyConfig.fields>;
 

@@ -8,6 +8,8 @@ import {
   BY_SOURCE_NO_MATCH,
   CONFIG_SHADOW,
   FAILSAFE_BIT_WORDS,
+  FAILSAFE_HINT_MULTIPLIER,
+  failsafeHintBit,
   GEN_PREFIX_BITS,
   GENERATIONS,
   MAX_ADDR_ENTRIES,
@@ -33,6 +35,7 @@ function gccAvailable(): string | undefined {
 /** Sizes and offsets as the C compiler lays out bpf/xdp_policy_shared.h. */
 function cLayout(): Record<string, { size: number; offsets: Record<string, number> }> & {
   constants: Record<string, number>;
+  hintBits: number[];
 } {
   const lines = SHARED_STRUCTS.map((s) => {
     const fields = s.fields
@@ -46,7 +49,10 @@ function cLayout(): Record<string, { size: number; offsets: Record<string, numbe
 int main(void) {
   printf("{");
   ${lines.join("\n  ")}
-  printf("\\"constants\\":{\\"MAX_RULES\\":%d,\\"MAX_FAILSAFE\\":%d,\\"MAX_CIDRS\\":%d,\\"REASON_COUNT\\":%d,\\"GENERATIONS\\":%d,\\"GEN_PREFIX_BITS\\":%d,\\"CONFIG_SHADOW\\":%u,\\"REASON_SHADOW_DENY\\":%d,\\"FAILSAFE_BIT_WORDS\\":%d,\\"MAX_ADDR_ENTRIES\\":%d,\\"BY_SOURCE_NO_MATCH\\":%d}}", MAX_RULES, MAX_FAILSAFE, MAX_CIDRS, REASON_COUNT, GENERATIONS, GEN_PREFIX_BITS, CONFIG_SHADOW, REASON_SHADOW_DENY, FAILSAFE_BIT_WORDS, MAX_ADDR_ENTRIES, BY_SOURCE_NO_MATCH);
+  printf("\\"constants\\":{\\"MAX_RULES\\":%d,\\"MAX_FAILSAFE\\":%d,\\"MAX_CIDRS\\":%d,\\"REASON_COUNT\\":%d,\\"GENERATIONS\\":%d,\\"GEN_PREFIX_BITS\\":%d,\\"CONFIG_SHADOW\\":%u,\\"REASON_SHADOW_DENY\\":%d,\\"FAILSAFE_BIT_WORDS\\":%d,\\"MAX_ADDR_ENTRIES\\":%d,\\"BY_SOURCE_NO_MATCH\\":%d,\\"FAILSAFE_HINT_MULTIPLIER\\":%u},", MAX_RULES, MAX_FAILSAFE, MAX_CIDRS, REASON_COUNT, GENERATIONS, GEN_PREFIX_BITS, CONFIG_SHADOW, REASON_SHADOW_DENY, FAILSAFE_BIT_WORDS, MAX_ADDR_ENTRIES, BY_SOURCE_NO_MATCH, FAILSAFE_HINT_MULTIPLIER);
+  printf("\\"hintBits\\":[");
+  for (unsigned port = 0; port < 65536; port++) printf("%s%u", port ? "," : "", failsafe_hint_bit(port));
+  printf("]}");
   return 0;
 }`;
   const dir = mkdtempSync(join(tmpdir(), "calico-xdp-layout-"));
@@ -83,7 +89,15 @@ describe.skipIf(gccAvailable())("the TS codecs and the C structs agree", () => {
       FAILSAFE_BIT_WORDS,
       MAX_ADDR_ENTRIES,
       BY_SOURCE_NO_MATCH,
+      FAILSAFE_HINT_MULTIPLIER,
     });
+  });
+
+  it("GIVEN every port THEN both sides give it the same failsafe hint bit", () => {
+    const ports = Array.from({ length: 65536 }, (_, port) => port);
+    expect(layout.hintBits).toEqual(ports.map(failsafeHintBit));
+    // The hint spreads ports over all 64 bits, or it would let through more packets than it saves.
+    expect(new Set(layout.hintBits).size).toBe(64);
   });
 
   it("GIVEN values WHEN encoded and decoded THEN they round-trip", () => {
