@@ -20,15 +20,24 @@ import {
 } from "./floodbed";
 import { buildGenerator, type Generator, sendFrames, startSteadyFlood, writeSources } from "./livegen";
 import { attachPinned, benchProgram, detachXdp, type Victim, withLoaded } from "./pinned";
-import { barChart, formatSample, gitRevision, machine, publish, type Sample, summarize } from "./report";
+import {
+  barChart,
+  formatSample,
+  gitRevision,
+  machine,
+  publish,
+  type Sample,
+  summarize,
+  turnOrder,
+} from "./report";
 
 const LISTS = [5_000, 100_000];
-const RUNS = 3;
+const RUNS = 7;
 /** Each timed run sends about this many seconds of frames (at the filter's own pace). */
 const RUN_SECONDS = 1;
 /** The steady flood during the legitimate-traffic runs, frames per second. */
 const FLOOD_RATE = 300_000;
-const REQUESTS = 50_000;
+const REQUESTS = 200_000;
 /** Runs with lost frames repeated before a filter fails the benchmark. */
 const MAX_LOSSY_RUNS = 5;
 
@@ -169,7 +178,7 @@ async function measureList(
       >,
   );
   for (let round = 0; round < RUNS; round++) {
-    for (const [i, receiver] of receivers.entries()) {
+    for (const [i, receiver] of turnOrder(receivers, round)) {
       await receiver.with(bed.victim, cidrs, async () => {
         for (const traffic of TRAFFIC) {
           // "no filter" counts what its interface received: every frame.
@@ -234,7 +243,7 @@ async function main(): Promise<void> {
     const turns = [undefined, ...filters];
     const rps = turns.map(() => [] as number[]);
     for (let round = 0; round < RUNS; round++) {
-      for (const [i, filter] of turns.entries()) {
+      for (const [i, filter] of turnOrder(turns, round)) {
         rps[i]!.push(
           filter
             ? await filterReceiver(filter).with(bed.victim, cidrs, () => legitRps(gen, bed, floodFile))
@@ -302,8 +311,9 @@ and meet the stack. Frames come from 4,096 listed sources spread over the list (
 with sources outside it ("mix": half pass to the stack, UDP to a closed port). Every run checks the
 filter's own counter: it dropped every denied frame (all of them, or half in the mix); a run where
 frames were lost in the veth's 256-slot ring (the receiver's softirq deferred to ksoftirqd, see
-trafficgen.c) is repeated (${repeated} this time). The receivers take turns, one run each per round, so
-that this machine's drift (tens of percent over minutes) falls on all of them alike.
+trafficgen.c) is repeated (${repeated} this time). The receivers take turns, one run each per round and each
+round starting one further along, so that this machine's drift (tens of percent over minutes) and what a
+receiver leaves in the kernel fall on all of them alike.
 ${setup}
 
 | list | filter | ns/frame, denied | receiver ns | drop capacity, M frames/s | ns/frame, mix | receiver ns, mix |

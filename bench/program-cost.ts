@@ -13,10 +13,19 @@ import type { RuleInput } from "../sdk/calico/rule";
 import { buildPacket } from "../sdk/xdp/packet";
 import { XDP_FILTER_OBJECT, XDP_FILTER_SRC } from "./denyFilters";
 import { benchProgram, withLoaded } from "./pinned";
-import { barChart, formatSample, gitRevision, machine, publish, type Sample, summarize } from "./report";
+import {
+  barChart,
+  formatSample,
+  gitRevision,
+  machine,
+  publish,
+  type Sample,
+  summarize,
+  turnOrder,
+} from "./report";
 
 const REPEAT = 1_000_000;
-const RUNS = 5;
+const RUNS = 11;
 const CIDR_COUNTS = [10, 100, 1_000, 10_000, 100_000];
 const DENY_LIST = 5_000;
 const XDP_DROP = 1;
@@ -102,7 +111,7 @@ async function denyListCosts(listed: Buffer, unlisted: Buffer): Promise<DenyList
         // Runs alternate between the programs, so a change in the machine's load meets all of them.
         const runs = programs.map(() => ({ listed: [] as number[], unlisted: [] as number[] }));
         for (let run = 0; run < RUNS; run++) {
-          for (const [i, { pin }] of programs.entries()) {
+          for (const [i, { pin }] of turnOrder(programs, run)) {
             runs[i]!.listed.push((await runProgram(pin, listed, REPEAT)).durationNs);
             runs[i]!.unlisted.push((await runProgram(pin, unlisted, REPEAT)).durationNs);
           }

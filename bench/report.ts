@@ -39,6 +39,17 @@ export function summarize(runs: readonly number[]): Sample {
   return { median, min: sorted[0]!, max: sorted[sorted.length - 1]!, runs };
 }
 
+/**
+ * `items` with their indices, in the order of one round of turns: each round starts one further along,
+ * so that nobody always runs after the same neighbour (what it left in the kernel, a cache it warmed).
+ */
+export function turnOrder<T>(items: readonly T[], round: number): [number, T][] {
+  return items.map((_, k) => {
+    const i = (k + round) % items.length;
+    return [i, items[i]!];
+  });
+}
+
 /** `median (min–max)`, each number written by `show`. */
 export function formatSample(s: Sample, show: (n: number) => string = (n) => n.toFixed(0)): string {
   return `${show(s.median)} (${show(s.min)}–${show(s.max)})`;
