@@ -108,7 +108,7 @@ async function denyListCosts(listed: Buffer, unlisted: Buffer): Promise<DenyList
               `${label}: the listed source got ${drop.action}, the other ${pass.action} (want 1 and 2)`,
             );
         }
-        // Runs alternate between the programs, so a change in the machine's load meets all of them.
+        // Runs take turns between the programs (see turnOrder), so a change in the machine's load meets all of them.
         const runs = programs.map(() => ({ listed: [] as number[], unlisted: [] as number[] }));
         for (let run = 0; run < RUNS; run++) {
           for (const [i, { pin }] of turnOrder(programs, run)) {
