@@ -299,7 +299,8 @@ static struct pinned_map open_map(const char *dir, const char *name)
 	return m;
 }
 
-/* Puts generation `gen` into a generation-0 key, as xdp_policy_shared.h lays keys out. */
+/* Puts generation `gen` into a generation-0 key (for an array, the index within a generation), as
+ * xdp_policy_shared.h lays keys out. */
 static void set_gen(const struct pinned_map *m, __u8 *key, __u32 gen)
 {
 	switch (m->info.type) {
@@ -312,7 +313,7 @@ static void set_gen(const struct pinned_map *m, __u8 *key, __u32 gen)
 	case BPF_MAP_TYPE_ARRAY: {
 		__u32 index;
 		memcpy(&index, key, sizeof(index));
-		index += gen * (m->info.max_entries / GENERATIONS);
+		index = index * GENERATIONS + gen;
 		memcpy(key, &index, sizeof(index));
 		break;
 	}
@@ -333,7 +334,7 @@ static __u32 key_gen(const struct pinned_map *m, const __u8 *key)
 		return v;
 	default:
 		memcpy(&v, key, sizeof(v));
-		return v / (m->info.max_entries / GENERATIONS);
+		return v % GENERATIONS;
 	}
 }
 
@@ -526,20 +527,19 @@ static int all_zero(const __u8 *b, __u32 n)
 	return 1;
 }
 
-/* Moves a key of generation `gen` to generation 0 (in place). */
+/* Moves a key of generation `gen` to generation 0 (in place): set_gen's inverse. */
 static void to_gen0(const struct pinned_map *m, __u8 *key, __u32 gen)
 {
 	if (m->info.type == BPF_MAP_TYPE_ARRAY) {
 		__u32 index;
 		memcpy(&index, key, sizeof(index));
-		index -= gen * (m->info.max_entries / GENERATIONS);
+		index /= GENERATIONS;
 		memcpy(key, &index, sizeof(index));
 	} else {
 		set_gen(m, key, 0);
 	}
 }
 
-/* What generation `gen` of a map holds, sorted; array entries that are all zero are left out. */
 /* Keeps an entry of generation `gen` read from a map (arrays: only when not all zero). */
 static void keep(struct records *r, const struct pinned_map *m, const __u8 *key, const __u8 *value, __u32 gen)
 {
@@ -675,13 +675,11 @@ static void apply_deletes(const struct pinned_map *m, const struct records *r, _
 		apply_writes(m, r, gen);
 		return;
 	}
-	__u8 key[MAX_KEY], zero[MAX_VALUE] = {};
+	__u8 key[MAX_KEY];
 	for (size_t k = 0; k < r->count; k++) {
 		memcpy(key, record(r, k), r->key_size);
 		set_gen(m, key, gen);
-		int failed = m->info.type == BPF_MAP_TYPE_ARRAY ? bpf_map_update_elem(m->fd, key, zero, BPF_ANY)
-								: bpf_map_delete_elem(m->fd, key) && errno != ENOENT;
-		if (failed)
+		if (bpf_map_delete_elem(m->fd, key) && errno != ENOENT)
 			die(EXIT_ERROR, "cannot delete an entry of %s (generation %u): %s", m->name, gen, strerror(errno));
 	}
 }
@@ -689,7 +687,8 @@ static void apply_deletes(const struct pinned_map *m, const struct records *r, _
 /*
  * An image (stdin): "CXS1", the commit record (struct gen_digest), then per map 'M' u8 len, name, u32
  * key size, u32 value size (the map's own), u32 count, and count records (key, value), keys of
- * generation 0. A dump is the same without the first two fields.
+ * generation 0 (for arrays, indices within a generation). A dump is the same without the first two
+ * fields.
  */
 struct image_map {
 	char name[BPF_OBJ_NAME_LEN];

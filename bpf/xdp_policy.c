@@ -30,43 +30,52 @@ static __always_inline void matcher(struct eval *e, __u64 t, __u64 u)
 	e->t &= t;
 }
 
+/* Entry `index` of generation `gen` in an interleaved generational ARRAY (xdp_policy_shared.h). */
+static __always_inline void *gen_entry(void *map, __u32 gen, __u32 index)
+{
+	__u32 k = index * GENERATIONS + gen;
+	return bpf_map_lookup_elem(map, &k);
+}
+
 /* The address's entry (NULL when it has none): the hash of exact addresses first (when the policy has
- * any), then the LPM trie of prefixes. */
+ * any), then the LPM trie of prefixes; either holds the entry's index in addr_match. */
 #define LOOKUP_ADDR(m, p, gen, addr4, addr6, exact4, lpm4, exact6, lpm6, has_exact4, has_exact6, has_lpm4,   \
 		    has_lpm6)                                                                         \
 	do {                                                                                          \
+		__u32 *ref_ = 0;                                                                      \
 		if ((p)->family == 4) {                                                               \
 			if (has_exact4) {                                                             \
 				struct v4_key k_ = {.gen = (gen)};                                    \
 				__builtin_memcpy(k_.addr, &(addr4), 4);                               \
-				m = bpf_map_lookup_elem(&exact4, &k_);                                \
+				ref_ = bpf_map_lookup_elem(&exact4, &k_);                             \
 			}                                                                             \
-			if (!m && (has_lpm4)) {                                                       \
+			if (!ref_ && (has_lpm4)) {                                                    \
 				struct lpm_v4_key k_ = {.prefixlen = GEN_PREFIX_BITS + 32, .gen = (gen)}; \
 				__builtin_memcpy(k_.addr, &(addr4), 4);                               \
-				m = bpf_map_lookup_elem(&lpm4, &k_);                                  \
+				ref_ = bpf_map_lookup_elem(&lpm4, &k_);                               \
 			}                                                                             \
 		} else {                                                                              \
 			if (has_exact6) {                                                             \
 				struct v6_key k_ = {.gen = (gen)};                                    \
 				__builtin_memcpy(k_.addr, &(addr6), 16);                              \
-				m = bpf_map_lookup_elem(&exact6, &k_);                                \
+				ref_ = bpf_map_lookup_elem(&exact6, &k_);                             \
 			}                                                                             \
-			if (!m && (has_lpm6)) {                                                       \
+			if (!ref_ && (has_lpm6)) {                                                    \
 				struct lpm_v6_key k_ = {.prefixlen = GEN_PREFIX_BITS + 128, .gen = (gen)}; \
 				__builtin_memcpy(k_.addr, &(addr6), 16);                              \
-				m = bpf_map_lookup_elem(&lpm6, &k_);                                  \
+				ref_ = bpf_map_lookup_elem(&lpm6, &k_);                               \
 			}                                                                             \
 		}                                                                                     \
+		if (ref_)                                                                             \
+			m = gen_entry(&addr_match, (gen), *ref_);                                     \
 	} while (0)
 
 /* The entry for `key` of generation `gen` in an ARRAY of value_match (all zero when absent). */
-#define LOOKUP_VALUE(out, map, entries, gen, key)                     \
-	do {                                                          \
-		__u32 k_ = (gen) * (entries) + (key);                 \
-		struct value_match *v_ = bpf_map_lookup_elem(&map, &k_); \
-		if (v_)                                               \
-			out = *v_;                                    \
+#define LOOKUP_VALUE(out, map, gen, key)                        \
+	do {                                                    \
+		struct value_match *v_ = gen_entry(&map, gen, key); \
+		if (v_)                                         \
+			out = *v_;                              \
 	} while (0)
 
 static __always_inline void count(void *map, __u32 index, __u64 bytes)
@@ -93,8 +102,7 @@ __noinline int count_rules(__u64 rules, __u64 bytes)
  * the verifier inlines, spare the hash lookups for the ports no entry lists. */
 static __always_inline int failsafe_listed(__u32 gen, __u32 slot, __u16 port)
 {
-	__u32 index = gen * FAILSAFE_BIT_WORDS + ((slot << 16 | port) >> 6);
-	__u64 *word = bpf_map_lookup_elem(&failsafe_bits, &index);
+	__u64 *word = gen_entry(&failsafe_bits, gen, (slot << 16 | port) >> 6);
 	return word && (*word >> (port & 63)) & 1;
 }
 
@@ -224,7 +232,7 @@ static __noinline __u32 evaluate(struct packet *p, struct policy_config *cfg, __
 	if (p->proto_known) {
 		struct value_match v = {};
 		if (protos)
-			LOOKUP_VALUE(v, proto_match, PROTO_ENTRIES, gen, p->protocol);
+			LOOKUP_VALUE(v, proto_match, gen, p->protocol);
 		matcher(&e, ~cfg->protocol | v.in_list, 0);
 		matcher(&e, ~v.in_not_list, 0);
 	} else {
@@ -234,9 +242,9 @@ static __noinline __u32 evaluate(struct packet *p, struct policy_config *cfg, __
 	struct value_match sport = {}, dport = {};
 	if (p->l4 == L4_PORTS) {
 		if (cfg->sport_list | cfg->sport_not)
-			LOOKUP_VALUE(sport, sport_match, PORT_ENTRIES, gen, p->sport);
+			LOOKUP_VALUE(sport, sport_match, gen, p->sport);
 		if (cfg->dport_list | cfg->dport_not)
-			LOOKUP_VALUE(dport, dport_match, PORT_ENTRIES, gen, p->dport);
+			LOOKUP_VALUE(dport, dport_match, gen, p->dport);
 	}
 	port_matchers(&e, p, &sport, cfg->sport_list, cfg->sport_named, cfg->sport_not, cfg->sport_not_named);
 	port_matchers(&e, p, &dport, cfg->dport_list, cfg->dport_named, cfg->dport_not, cfg->dport_not_named);
@@ -245,7 +253,7 @@ static __noinline __u32 evaluate(struct packet *p, struct policy_config *cfg, __
 	if (p->l4 == L4_ICMP) {
 		struct value_match v = {};
 		if (icmps)
-			LOOKUP_VALUE(v, icmp_match, ICMP_ENTRIES, gen, (__u32)p->icmp_type << 8 | p->icmp_code);
+			LOOKUP_VALUE(v, icmp_match, gen, (__u32)p->icmp_type << 8 | p->icmp_code);
 		matcher(&e, ~cfg->icmp | v.in_list, 0);
 		matcher(&e, ~v.in_not_list, 0);
 	} else {
@@ -301,7 +309,7 @@ int calico_xdp_policy(struct xdp_md *ctx)
 	/* One generation for the whole packet: an update switches generations, never entries under it. */
 	__u32 *active = bpf_map_lookup_elem(&active_gen, &zero);
 	__u32 gen = active ? *active & (GENERATIONS - 1) : 0;
-	struct policy_config *cfg = bpf_map_lookup_elem(&config, &gen);
+	struct policy_config *cfg = gen_entry(&config, gen, 0);
 	int parsed = parse_packet(ctx, &p);
 
 	if (parsed == PARSE_NON_IP)

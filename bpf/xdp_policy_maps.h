@@ -37,7 +37,7 @@ struct {
 		__uint(max_entries, GENERATIONS *MAX_ADDR_ENTRIES); \
 		__uint(map_flags, BPF_F_NO_PREALLOC);               \
 		__type(key, key_type);                              \
-		__type(value, struct addr_match);                   \
+		__type(value, __u32);                               \
 	} name SEC(".maps")
 
 ADDR_MAP(src_v4_exact, BPF_MAP_TYPE_HASH, struct v4_key);
@@ -49,7 +49,16 @@ ADDR_MAP(dst_v4_lpm, BPF_MAP_TYPE_LPM_TRIE, struct lpm_v4_key);
 ADDR_MAP(dst_v6_exact, BPF_MAP_TYPE_HASH, struct v6_key);
 ADDR_MAP(dst_v6_lpm, BPF_MAP_TYPE_LPM_TRIE, struct lpm_v6_key);
 
-/* Indexed by generation * entries + value. */
+/* The distinct entries of the address maps, whose values are indices into it. Sized to the policy by
+ * the loader, like the address maps. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, GENERATIONS * 1024);
+	__type(key, __u32);
+	__type(value, struct addr_match);
+} addr_match SEC(".maps");
+
+/* Indexed by value * GENERATIONS + generation. */
 #define VALUE_MAP(name, entries)                           \
 	struct {                                           \
 		__uint(type, BPF_MAP_TYPE_ARRAY);          \

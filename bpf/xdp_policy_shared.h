@@ -10,8 +10,8 @@
  * Generations: every policy map holds the policy twice, and `active_gen` says which copy packets use,
  * so an update is written into the other copy and switched to at once. Hash keys start with the
  * generation (u32), LPM keys carry it after the prefix length (the prefix length counts its 32 bits),
- * and arrays hold generation g at index g * (max_entries / GENERATIONS). The loader (bpf/loader.c)
- * relies on exactly this layout.
+ * and arrays hold generation g of index i at i * GENERATIONS + g (interleaved, so an array can be sized
+ * to the policy: the program needs no stride). The loader (bpf/loader.c) relies on exactly this layout.
  */
 #ifndef XDP_POLICY_SHARED_H
 #define XDP_POLICY_SHARED_H
@@ -98,10 +98,12 @@ struct policy_config {
 /* Shadow mode: decide and count as usual, but pass what would be dropped. */
 #define CONFIG_SHADOW (1u << 8)
 
-/* Value of the address maps: which rules' nets / notNets contain the address, whose selector /
+/* What the policy says of an address: which rules' nets / notNets contain it, whose selector /
  * notSelector selects an object (network set, host endpoint) holding it, and which failsafe entries'
  * net contains it. Already merged over every enclosing prefix, since an LPM lookup returns only the
- * longest match. */
+ * longest match. The address maps' values are indices into the addr_match array of the distinct ones:
+ * a deny list's entries all share one, so a hash element stays small (one cache line to read, not two)
+ * and the few entries packets read stay in the cache. */
 struct addr_match {
 	__u64 nets;
 	__u64 not_nets;

@@ -377,16 +377,6 @@ function writeAddress(buffer: Buffer, at: number, family: 4 | 6, address: bigint
   }
 }
 
-function writeMatch(buffer: Buffer, at: number, m: AddrMatch): void {
-  const o = addrMatch.offsets;
-  buffer.writeBigUInt64LE(m.nets, at + o.nets!);
-  buffer.writeBigUInt64LE(m.not_nets, at + o.not_nets!);
-  buffer.writeBigUInt64LE(m.sel, at + o.sel!);
-  buffer.writeBigUInt64LE(m.not_sel, at + o.not_sel!);
-  buffer.writeBigUInt64LE(m.failsafe, at + o.failsafe!);
-  buffer.writeUInt32LE(m.by_source, at + o.by_source!);
-}
-
 function packValues(table: ReadonlyMap<number, ValueMatch>): PackedMap {
   const keys = [...table.keys()].filter((k) => {
     const v = table.get(k)!;
@@ -432,6 +422,16 @@ export function encodeMaps(compiled: CompiledPolicy): PackedMaps {
         })
       : pack(4, policyConfig.size, 0, () => undefined),
   };
+  // The address maps hold indices into addr_match, of its distinct entries in the order they come;
+  // index 0 is the all-zero entry, which the array holds without being written.
+  const matches = new Map<string, number>([[addrMatch.encode(addrMatch.zero()).toString("hex"), 0]]);
+  const matchIndex = (m: AddrMatch): number => {
+    const hex = addrMatch.encode(m).toString("hex");
+    const known = matches.get(hex);
+    if (known !== undefined) return known;
+    matches.set(hex, matches.size);
+    return matches.size - 1;
+  };
   for (const direction of ["src", "dst"] as const) {
     for (const family of [4, 6] as const) {
       const bits = bitsOf(family);
@@ -444,17 +444,25 @@ export function encodeMaps(compiled: CompiledPolicy): PackedMaps {
         .sort((a, b) => a.network.prefixLength - b.network.prefixLength);
       const exactKey = (family === 4 ? v4Key : v6Key).size;
       const lpmKey = (family === 4 ? lpmV4Key : lpmV6Key).size;
-      maps[`${direction}_v${family}_exact`] = pack(exactKey, addrMatch.size, exact.length, (b, at, i) => {
+      maps[`${direction}_v${family}_exact`] = pack(exactKey, 4, exact.length, (b, at, i) => {
         writeAddress(b, at + 4, family, exact[i]!.network.address);
-        writeMatch(b, at + exactKey, exact[i]!.match);
+        b.writeUInt32LE(matchIndex(exact[i]!.match), at + exactKey);
       });
-      maps[`${direction}_v${family}_lpm`] = pack(lpmKey, addrMatch.size, lpm.length, (b, at, i) => {
+      maps[`${direction}_v${family}_lpm`] = pack(lpmKey, 4, lpm.length, (b, at, i) => {
         b.writeUInt32LE(GEN_PREFIX_BITS + lpm[i]!.network.prefixLength, at);
         writeAddress(b, at + 8, family, lpm[i]!.network.address);
-        writeMatch(b, at + lpmKey, lpm[i]!.match);
+        b.writeUInt32LE(matchIndex(lpm[i]!.match), at + lpmKey);
       });
     }
   }
+  const byIndex = [...matches.keys()]
+    .slice(1)
+    .map((hex, i) => ({ index: i + 1, value: Buffer.from(hex, "hex") }));
+  byIndex.sort((a, b) => leOrder(a.index) - leOrder(b.index));
+  maps.addr_match = pack(4, addrMatch.size, byIndex.length, (b, at, i) => {
+    b.writeUInt32LE(byIndex[i]!.index, at);
+    byIndex[i]!.value.copy(b, at + 4);
+  });
   maps.proto_match = packValues(compiled.protocols);
   maps.sport_match = packValues(compiled.sourcePorts);
   maps.dport_match = packValues(compiled.destinationPorts);
@@ -474,18 +482,22 @@ export const MIN_ADDRESS_CAPACITY = 1024;
 const ADDRESS_MAPS = /^(src|dst)_v[46]_(exact|lpm)$/;
 
 /**
- * max_entries for the address maps of a program holding `maps`: both generations of the next power of
- * two of what each holds (at least MIN_ADDRESS_CAPACITY). A hash map's bucket array follows its
- * max_entries, so sizing them to the policy keeps an empty one at kilobytes, not tens of megabytes.
+ * max_entries for the address maps of a program holding `maps`, and for the addr_match array they
+ * index: both generations of the next power of two of what each holds (at least MIN_ADDRESS_CAPACITY;
+ * addr_match also holds its unwritten entry 0). A hash map's bucket array follows its max_entries, so
+ * sizing them to the policy keeps an empty one at kilobytes, not tens of megabytes.
  */
 export function addressMapSizes(maps: PackedMaps): Record<string, number> {
   const sizes: Record<string, number> = {};
-  for (const [name, map] of Object.entries(maps)) {
-    if (!ADDRESS_MAPS.test(name)) continue;
+  const size = (entries: number) => {
     let capacity = MIN_ADDRESS_CAPACITY;
-    while (capacity < map.count) capacity *= 2;
-    sizes[name] = GENERATIONS * Math.min(capacity, MAX_ADDR_ENTRIES);
+    while (capacity < entries) capacity *= 2;
+    return GENERATIONS * capacity;
+  };
+  for (const [name, map] of Object.entries(maps)) {
+    if (ADDRESS_MAPS.test(name)) sizes[name] = Math.min(size(map.count), GENERATIONS * MAX_ADDR_ENTRIES);
   }
+  sizes.addr_match = size((maps.addr_match?.count ?? 0) + 1);
   return sizes;
 }
 

@@ -38,6 +38,7 @@ export const POLICY_MAPS = [
   "dst_v4_lpm",
   "dst_v6_exact",
   "dst_v6_lpm",
+  "addr_match",
   "proto_match",
   "sport_match",
   "dport_match",
@@ -195,8 +196,8 @@ export const addrMatch = struct("addr_match", [
 export type AddrMatch = StructValue<typeof addrMatch.fields>;
 
 /*
- * Keys are encoded for generation 0; the loader writes each generation's copy (bpf/loader.c). LPM
- * prefix lengths count the generation's GEN_PREFIX_BITS.
+ * Keys are encoded for generation 0 (array keys: the index within a generation); the loader writes each
+ * generation's copy (bpf/loader.c). LPM prefix lengths count the generation's GEN_PREFIX_BITS.
  */
 export const v4Key = struct("v4_key", [
   ["gen", u32],

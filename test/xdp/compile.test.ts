@@ -1,7 +1,14 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { formatCidr, formatIp, normalizeCidr } from "../../sdk/calico/cidr";
-import { compileXdpPolicy, encodeMaps, entriesOf, mapsDigest } from "../../sdk/xdp/compile";
+import {
+  addressMapSizes,
+  compileXdpPolicy,
+  encodeMaps,
+  entriesOf,
+  MIN_ADDRESS_CAPACITY,
+  mapsDigest,
+} from "../../sdk/xdp/compile";
 import {
   addrMatch,
   CONFIG_SRC_V4_EXACT,
@@ -56,6 +63,28 @@ describe("compileXdpPolicy", () => {
     expect(compiled.config.src_not_nets).toBe(bit(0));
   });
 
+  it("GIVEN a deny list and an allowed source WHEN encoded THEN the address entries index one addr_match entry per distinct match, from 1", () => {
+    const denied = ["198.18.1.1/32", "198.18.1.2/32", "198.18.1.3/32"];
+    const maps = encodeMaps(
+      compileXdpPolicy([
+        { action: "Allow", source: { nets: ["198.18.2.2/32"] } },
+        { action: "Deny", source: { nets: denied } },
+      ]),
+    );
+    const indices = (name: string) => entriesOf(maps[name]).map((e) => e.value.readUInt32LE(0));
+    const v4 = indices("src_v4_exact");
+    // By address: the three denied, which share an entry, then the allowed one.
+    expect(v4).toEqual([v4[0], v4[0], v4[0], v4[3]]);
+    expect(v4[3]).not.toBe(v4[0]);
+    const table = new Map(
+      entriesOf(maps.addr_match).map((e) => [e.key.readUInt32LE(0), addrMatch.decode(e.value)]),
+    );
+    expect([...table.keys()].sort()).toEqual([1, 2]);
+    expect(table.get(v4[0]!)).toMatchObject({ nets: bit(1), by_source: 2 });
+    expect(table.get(v4[3]!)).toMatchObject({ nets: bit(0), by_source: 1 });
+    expect(addressMapSizes(maps).addr_match).toBe(2 * MIN_ADDRESS_CAPACITY);
+  });
+
   it("GIVEN /32 and shorter prefixes WHEN encoded THEN exact addresses go to the hash map and prefixes to the trie", () => {
     const maps = encodeMaps(
       compileXdpPolicy([{ action: "Deny", source: { nets: ["198.18.7.200/32", "198.18.0.0/16"] } }]),
@@ -67,7 +96,9 @@ describe("compileXdpPolicy", () => {
     expect(entriesOf(maps.src_v4_lpm).map((e) => lpmV4Key.decode(e.key))).toEqual([
       { prefixlen: 32 + 16, gen: 0, addr: new Uint8Array([198, 18, 0, 0]) },
     ]);
-    expect(addrMatch.decode(entriesOf(maps.src_v4_exact)[0]!.value).nets).toBe(bit(0));
+    const index = entriesOf(maps.src_v4_exact)[0]!.value.readUInt32LE(0);
+    const match = entriesOf(maps.addr_match).find((e) => e.key.readUInt32LE(0) === index);
+    expect(addrMatch.decode(match!.value).nets).toBe(bit(0));
     expect(policyConfig.decode(entriesOf(maps.config)[0]!.value).flags).toBe(
       CONFIG_SRC_V4_EXACT | CONFIG_SRC_V4_PREFIX,
     );
