@@ -102,8 +102,8 @@ struct policy_config {
  * notSelector selects an object (network set, host endpoint) holding it, and which failsafe entries'
  * net contains it. Already merged over every enclosing prefix, since an LPM lookup returns only the
  * longest match. The address maps' values are indices into the addr_match array of the distinct ones:
- * a deny list's entries all share one, so a hash element stays small (one cache line to read, not two)
- * and the few entries packets read stay in the cache. */
+ * a deny list's entries all share one, so a hash element holds 4 bytes, not 40 (96 bytes with the
+ * allocator's header, not 128), and the few entries packets read stay in the cache. */
 struct addr_match {
 	__u64 nets;
 	__u64 not_nets;
