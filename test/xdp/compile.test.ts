@@ -85,6 +85,17 @@ describe("compileXdpPolicy", () => {
     expect(addressMapSizes(maps).addr_match).toBe(2 * MIN_ADDRESS_CAPACITY);
   });
 
+  it("GIVEN address maps WHEN sized THEN both generations fit, a hash map at most half full, addr_match with its entry 0", () => {
+    const packed = (count: number) => ({ keySize: 8, valueSize: 4, count, data: Buffer.alloc(0) });
+    expect(
+      addressMapSizes({ src_v4_exact: packed(1500), src_v4_lpm: packed(1500), addr_match: packed(1024) }),
+    ).toEqual({ src_v4_exact: 2 * 4096, src_v4_lpm: 2 * 2048, addr_match: 2 * 2048 });
+    expect(addressMapSizes({ dst_v6_exact: packed(0) })).toEqual({
+      dst_v6_exact: 2 * MIN_ADDRESS_CAPACITY,
+      addr_match: 2 * MIN_ADDRESS_CAPACITY,
+    });
+  });
+
   it("GIVEN /32 and shorter prefixes WHEN encoded THEN exact addresses go to the hash map and prefixes to the trie", () => {
     const maps = encodeMaps(
       compileXdpPolicy([{ action: "Deny", source: { nets: ["198.18.7.200/32", "198.18.0.0/16"] } }]),
