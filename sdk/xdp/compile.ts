@@ -423,13 +423,15 @@ export function encodeMaps(compiled: CompiledPolicy): PackedMaps {
   };
   // The address maps hold indices into addr_match, of its distinct entries in the order they come;
   // index 0 is the all-zero entry, which the array holds without being written.
-  const matches = new Map<string, number>([[addrMatch.encode(addrMatch.zero()).toString("hex"), 0]]);
+  const distinct = [addrMatch.encode(addrMatch.zero())];
+  const indexOf = new Map([[distinct[0]!.toString("hex"), 0]]);
   const matchIndex = (m: AddrMatch): number => {
-    const hex = addrMatch.encode(m).toString("hex");
-    const known = matches.get(hex);
+    const value = addrMatch.encode(m);
+    const hex = value.toString("hex");
+    const known = indexOf.get(hex);
     if (known !== undefined) return known;
-    matches.set(hex, matches.size);
-    return matches.size - 1;
+    indexOf.set(hex, distinct.push(value) - 1);
+    return distinct.length - 1;
   };
   for (const direction of ["src", "dst"] as const) {
     for (const family of [4, 6] as const) {
@@ -454,13 +456,11 @@ export function encodeMaps(compiled: CompiledPolicy): PackedMaps {
       });
     }
   }
-  const byIndex = [...matches.keys()]
-    .slice(1)
-    .map((hex, i) => ({ index: i + 1, value: Buffer.from(hex, "hex") }));
-  byIndex.sort((a, b) => leOrder(a.index) - leOrder(b.index));
-  maps.addr_match = pack(4, addrMatch.size, byIndex.length, (b, at, i) => {
-    b.writeUInt32LE(byIndex[i]!.index, at);
-    byIndex[i]!.value.copy(b, at + 4);
+  const written = distinct.map((_, index) => index).slice(1);
+  written.sort((a, b) => leOrder(a) - leOrder(b));
+  maps.addr_match = pack(4, addrMatch.size, written.length, (b, at, i) => {
+    b.writeUInt32LE(written[i]!, at);
+    distinct[written[i]!]!.copy(b, at + 4);
   });
   maps.proto_match = packValues(compiled.protocols);
   maps.sport_match = packValues(compiled.sourcePorts);
