@@ -22,7 +22,8 @@
 /* Per failsafe list (inbound, outbound). */
 #define MAX_FAILSAFE 32
 #define FAILSAFE_OUTBOUND_SHIFT 32
-/* Address map capacity per generation, family and direction; a policy holds at most MAX_CIDRS in all. */
+/* Address map capacity per generation, family and direction of an object loaded as built; the loader sizes
+ * a policy's maps to it (addressMapSizes in sdk/xdp/compile.ts). A policy holds at most MAX_CIDRS in all. */
 #define MAX_ADDR_ENTRIES 1048576
 #define MAX_CIDRS 1000000
 #define GENERATIONS 2
