@@ -15,6 +15,8 @@ const skip = kernelSkip();
 /** 2001:2::/48 is IPv6's benchmarking range (RFC 5180), as 198.18.0.0/15 is IPv4's. */
 const DENIED = { v4: "198.18.7.1", v6: "2001:2::7:1" };
 const ALLOWED = { v4: "198.18.7.2", v6: "2001:2::7:2" };
+/** Runs that lost frames in the veth's ring before one is judged. */
+const MAX_LOSSY_RUNS = 5;
 
 describe.skipIf(skip)("the live-frames traffic generator", () => {
   let bed: Floodbed;
@@ -68,12 +70,21 @@ describe.skipIf(skip)("the live-frames traffic generator", () => {
   it.each(["v4", "v6"] as const)(
     "GIVEN %s sources alternating a denied and an allowed address WHEN it sends 10,000 frames THEN the victim's XDP filter decides every one: half denied, half allowed",
     async (family) => {
-      const before = await decided(family);
       const file = writeSources(join(work, family), [DENIED[family], ALLOWED[family]]);
-      sendFrames(gen, bed, file, 10_000, family === "v6" ? { destination: "2001:2::253:1" } : {});
-      const after = await decided(family);
-      expect(after.denied - before.denied).toBe(5_000n);
-      expect(after.allowed - before.allowed).toBe(5_000n);
+      // With the other test files running on these two CPUs, the receiver's softirq can be deferred to
+      // ksoftirqd and frames overflow the veth's ring before any program sees them (see trafficgen.c):
+      // such a run is repeated, as bench:flood repeats it; more frames than sent is never excused.
+      let denied = 0n;
+      let allowed = 0n;
+      for (let run = 0; run < MAX_LOSSY_RUNS && denied + allowed < 10_000n; run++) {
+        const before = await decided(family);
+        sendFrames(gen, bed, file, 10_000, family === "v6" ? { destination: "2001:2::253:1" } : {});
+        const after = await decided(family);
+        denied = after.denied - before.denied;
+        allowed = after.allowed - before.allowed;
+      }
+      expect(denied).toBe(5_000n);
+      expect(allowed).toBe(5_000n);
     },
     120_000,
   );
